@@ -1,0 +1,382 @@
+"""Format adapters: one small function per input format, mapping a raw row onto the canonical record.
+
+An adapter raises `RecordError(field, reason)` for a row it cannot map; the reader turns that into a
+reject and goes on. Fields the adapter does not use are kept in `meta["extra"]`, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ..errors import RecordError
+from ..record import ROLES, TASKS, make_record
+
+Adapter = Callable[[Any, str], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    matches: Callable[[Any], bool]
+    adapt: Adapter
+    description: str
+    structured: bool = True  # a structured format shadows the `text` fallback when both match
+
+
+FORMATS: dict[str, Format] = {}
+
+
+def register(name: str, matches: Callable[[Any], bool], description: str, structured: bool = True):
+    def deco(fn: Adapter) -> Adapter:
+        FORMATS[name] = Format(name, matches, fn, description, structured)
+        return fn
+
+    return deco
+
+
+# ---------------------------------------------------------------- helpers
+
+def _type_name(v: Any) -> str:
+    return "null" if v is None else type(v).__name__
+
+
+def _text(row: dict[str, Any], key: str, field: str | None = None, required: bool = True) -> str | None:
+    v = row.get(key)
+    if v is None:
+        if required:
+            raise RecordError(field or key, "missing required field")
+        return None
+    if not isinstance(v, str):
+        raise RecordError(field or key, f"expected a string, got {_type_name(v)}")
+    if not v.strip():
+        if required:
+            raise RecordError(field or key, "empty")
+        return None
+    return v
+
+
+def _extra(row: dict[str, Any], used: frozenset[str]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in used}
+
+
+def _meta(row: dict[str, Any], used: frozenset[str]) -> dict[str, Any]:
+    extra = _extra(row, used)
+    meta: dict[str, Any] = {}
+    if extra:
+        meta["extra"] = extra
+    return meta
+
+
+def _lang(row: dict[str, Any]) -> str | None:
+    v = row.get("lang") or row.get("language")
+    return v if isinstance(v, str) and v else None
+
+
+def _task_of(messages: list[dict[str, str]]) -> str:
+    return "dialogue" if sum(1 for m in messages if m["role"] == "user") > 1 else "instruction"
+
+
+def check_messages(messages: list[dict[str, str]], field: str) -> None:
+    """A conversation needs a user turn and an assistant turn, each non-empty."""
+    if not any(m["role"] == "user" for m in messages):
+        raise RecordError(field, "no user message")
+    if not any(m["role"] == "assistant" for m in messages):
+        raise RecordError(field, "no assistant message")
+
+
+def _messages(items: Any, field: str, role_key: str, content_key: str,
+              role_map: dict[str, str] | None = None) -> list[dict[str, str]]:
+    if not isinstance(items, list):
+        raise RecordError(field, f"expected a list of messages, got {_type_name(items)}")
+    out = []
+    for i, m in enumerate(items):
+        if not isinstance(m, dict):
+            raise RecordError(f"{field}[{i}]", f"expected an object, got {_type_name(m)}")
+        role = m.get(role_key)
+        if not isinstance(role, str):
+            raise RecordError(f"{field}[{i}].{role_key}", "missing role" if role is None
+                              else f"expected a string, got {_type_name(role)}")
+        role = (role_map or {}).get(role.lower(), role.lower())
+        if role not in ROLES:
+            raise RecordError(f"{field}[{i}].{role_key}", f"unknown role ('{m.get(role_key)}')")
+        content = m.get(content_key)
+        if not isinstance(content, str):
+            raise RecordError(f"{field}[{i}].{content_key}", "missing content" if content is None
+                              else f"expected a string, got {_type_name(content)}")
+        if not content.strip():
+            raise RecordError(f"{field}[{i}].{content_key}", f"empty {role} message")
+        out.append({"role": role, "content": content})
+    check_messages(out, field)
+    return out
+
+
+def _is_dict_with(*keys: str) -> Callable[[Any], bool]:
+    return lambda row: isinstance(row, dict) and all(k in row for k in keys)
+
+
+# ---------------------------------------------------------------- conversations
+
+@register("openai", _is_dict_with("messages"), "OpenAI chat: `messages` of {role, content}")
+def adapt_openai(row: dict[str, Any], source: str) -> dict[str, Any]:
+    messages = _messages(row["messages"], "messages", "role", "content")
+    return make_record(source, _task_of(messages), messages=messages, lang=_lang(row),
+                       meta=_meta(row, frozenset(("messages", "lang", "language"))))
+
+
+SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
+                  "model": "assistant", "bot": "assistant", "chatgpt": "assistant", "system": "system"}
+
+
+@register("sharegpt", _is_dict_with("conversations"), "ShareGPT: `conversations` of {from, value}")
+def adapt_sharegpt(row: dict[str, Any], source: str) -> dict[str, Any]:
+    messages = _messages(row["conversations"], "conversations", "from", "value", SHAREGPT_ROLES)
+    if isinstance(row.get("system"), str) and row["system"].strip():
+        messages.insert(0, {"role": "system", "content": row["system"]})
+    return make_record(source, _task_of(messages), messages=messages, lang=_lang(row),
+                       meta=_meta(row, frozenset(("conversations", "system", "lang", "language"))))
+
+
+@register("alpaca", _is_dict_with("instruction", "output"), "Alpaca: `instruction`, optional `input`, `output`")
+def adapt_alpaca(row: dict[str, Any], source: str) -> dict[str, Any]:
+    instruction = _text(row, "instruction")
+    extra_input = _text(row, "input", required=False)
+    output = _text(row, "output")
+    user = f"{instruction}\n\n{extra_input}" if extra_input else instruction
+    messages = [{"role": "user", "content": user}, {"role": "assistant", "content": output}]
+    system = _text(row, "system", required=False)
+    if system:
+        messages.insert(0, {"role": "system", "content": system})
+    return make_record(source, "instruction", messages=messages, lang=_lang(row),
+                       meta=_meta(row, frozenset(("instruction", "input", "output", "system", "lang",
+                                                  "language", "text"))))
+
+
+@register("apollo", lambda row: isinstance(row, list), "Apollo QA lists: [question, answer, question, ...]")
+def adapt_apollo(row: list[Any], source: str) -> dict[str, Any]:
+    if len(row) < 2:
+        raise RecordError("[1]", "a conversation list needs a question and an answer")
+    if len(row) % 2:
+        raise RecordError(f"[{len(row) - 1}]", "odd number of turns: the last question has no answer")
+    messages = []
+    for i, turn in enumerate(row):
+        if not isinstance(turn, str):
+            raise RecordError(f"[{i}]", f"expected a string, got {_type_name(turn)}")
+        role = "user" if i % 2 == 0 else "assistant"
+        if not turn.strip():
+            raise RecordError(f"[{i}]", f"empty {role} message")
+        messages.append({"role": role, "content": turn})
+    return make_record(source, _task_of(messages), messages=messages)
+
+
+# ---------------------------------------------------------------- plain text
+
+@register("text", lambda row: isinstance(row, dict) and isinstance(row.get("text"), str),
+          "Plain text: a `text` column (continued pre-training)", structured=False)
+def adapt_text(row: dict[str, Any], source: str) -> dict[str, Any]:
+    text = _text(row, "text")
+    return make_record(source, "text", text=text, lang=_lang(row),
+                       meta=_meta(row, frozenset(("text", "lang", "language"))))
+
+
+@register("strings", lambda row: isinstance(row, str), "An array of plain strings (continued pre-training)")
+def adapt_strings(row: str, source: str) -> dict[str, Any]:
+    if not row.strip():
+        raise RecordError("text", "empty")
+    return make_record(source, "text", text=row)
+
+
+# ---------------------------------------------------------------- multiple choice
+
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+OPTION_LINE = re.compile(r"^\s*\(?([A-Z])[\).:]\s*(.*)$")
+OPTION_COLUMNS = (tuple("ABCDEFGH"), ("opa", "opb", "opc", "opd", "ope"),
+                  tuple(f"option_{c}" for c in "abcdefgh"), tuple(f"option{c}" for c in "ABCDEFGH"))
+
+
+def _options_from_string(s: str) -> dict[str, str]:
+    s = s.strip()
+    if s.startswith(("{", "[")):
+        try:
+            return parse_options(orjson.loads(s))
+        except orjson.JSONDecodeError:
+            pass
+    opts: dict[str, str] = {}
+    last = None
+    for line in s.splitlines():
+        m = OPTION_LINE.match(line)
+        if m and (not opts or m.group(1) == LETTERS[len(opts)]):
+            last = m.group(1)
+            opts[last] = m.group(2).strip()
+        elif last and line.strip():
+            opts[last] += "\n" + line.strip()
+    if len(opts) < 2:
+        raise RecordError("options", "could not find '(A) ...' option lines in the options string")
+    return opts
+
+
+def parse_options(v: Any) -> dict[str, str]:
+    if isinstance(v, dict):
+        opts = {str(k).strip().strip("()").upper(): val for k, val in v.items()}
+    elif isinstance(v, list):
+        opts = {LETTERS[i]: val for i, val in enumerate(v)}
+    elif isinstance(v, str):
+        opts = _options_from_string(v)
+    else:
+        raise RecordError("options", f"expected an object, a list or a string, got {_type_name(v)}")
+    if len(opts) < 2:
+        raise RecordError("options", "a multiple-choice question needs at least two options")
+    for k, val in opts.items():
+        if isinstance(val, (int, float)) and not isinstance(val, bool):
+            val = str(val)
+            opts[k] = val
+        if not isinstance(val, str):
+            raise RecordError(f"options.{k}", f"expected a string, got {_type_name(val)}")
+        if not val.strip():
+            raise RecordError(f"options.{k}", "empty option")
+    return opts
+
+
+def parse_answer(v: Any, options: dict[str, str], field: str = "answer") -> str:
+    """A letter ('C', '(c)'), a 0-based index, or the text of an option, to the option's label."""
+    if v is None:
+        raise RecordError(field, "missing required field")
+    if isinstance(v, bool):
+        raise RecordError(field, "expected a letter, an index or an option's text, got bool")
+    if isinstance(v, int):
+        if 0 <= v < len(options):
+            return list(options)[v]
+        raise RecordError(field, f"answer index out of range ({v} for {len(options)} options)")
+    if not isinstance(v, str):
+        raise RecordError(field, f"expected a letter, an index or an option's text, got {_type_name(v)}")
+    s = v.strip()
+    letter = s.strip("().: ").upper()
+    if letter in options:
+        return letter
+    norm = " ".join(s.split()).casefold()
+    for k, text in options.items():
+        if " ".join(text.split()).casefold() == norm:
+            return k
+    if s.isdigit() and int(s) < len(options):
+        return list(options)[int(s)]
+    raise RecordError(field, f"answer is not one of the options ('{s[:40]}' not in {', '.join(options)})")
+
+
+def render_mcq(mcq: dict[str, Any]) -> list[dict[str, str]]:
+    """The default rendering of a multiple-choice question as a conversation."""
+    lines = []
+    if mcq.get("context"):
+        lines += [mcq["context"], ""]
+    lines.append(mcq["question"])
+    lines += [f"{k}. {v}" for k, v in mcq["options"].items()]
+    answer = f"{mcq['answer']}. {mcq['options'][mcq['answer']]}"
+    if mcq.get("explanation"):
+        answer += "\n\n" + mcq["explanation"]
+    return [{"role": "user", "content": "\n".join(lines)}, {"role": "assistant", "content": answer}]
+
+
+def _option_columns(row: dict[str, Any]) -> tuple[Any, tuple[str, ...]]:
+    for cols in OPTION_COLUMNS:
+        present = [c for c in cols if row.get(c) not in (None, "")]
+        if len(present) >= 2:
+            return [row[c] for c in present], tuple(cols)
+    return None, ()
+
+
+def _is_mcq(row: Any) -> bool:
+    if not isinstance(row, dict) or "question" not in row:
+        return False
+    has_options = "options" in row or _option_columns(row)[0] is not None
+    return has_options and any(k in row for k in ("answer", "answer_idx", "cop", "label"))
+
+
+MCQ_USED = frozenset(("question", "options", "answer", "answer_idx", "cop", "explanation", "exp", "rationale",
+                      "lang", "language"))
+
+
+@register("mcq", _is_mcq, "Multiple choice: `question`, `options` (object, list or '(A) ...' lines), "
+          "`answer` (letter, 0-based index or text), optional `explanation`")
+def adapt_mcq(row: dict[str, Any], source: str) -> dict[str, Any]:
+    question = _text(row, "question")
+    used = MCQ_USED
+    if "options" in row:
+        options = parse_options(row["options"])
+    else:
+        values, cols = _option_columns(row)
+        if values is None:
+            raise RecordError("options", "missing required field")
+        options = parse_options(values)
+        used = used | frozenset(cols)
+    if row.get("answer_idx") is not None:
+        answer = parse_answer(row["answer_idx"], options, "answer_idx")
+    elif row.get("cop") is not None:
+        answer = parse_answer(row["cop"], options, "cop")
+    else:
+        answer = parse_answer(row.get("answer", row.get("label")), options)
+    explanation = None
+    for key in ("explanation", "exp", "rationale"):
+        explanation = _text(row, key, required=False) or explanation
+    mcq = {"question": question, "options": options, "answer": answer, "explanation": explanation,
+           "context": None}
+    return make_record(source, "mcq", messages=render_mcq(mcq), mcq=mcq, lang=_lang(row),
+                       meta=_meta(row, used | frozenset(("label",))))
+
+
+PUBMEDQA_OPTIONS = {"A": "yes", "B": "no", "C": "maybe"}
+
+
+@register("pubmedqa", _is_dict_with("QUESTION", "final_decision"),
+          "PubMedQA: `QUESTION`, `CONTEXTS`, `LONG_ANSWER`, `final_decision`, keyed by PMID")
+def adapt_pubmedqa(row: dict[str, Any], source: str) -> dict[str, Any]:
+    question = _text(row, "QUESTION")
+    contexts = row.get("CONTEXTS")
+    if contexts is None:
+        raise RecordError("CONTEXTS", "missing required field")
+    if isinstance(contexts, str):
+        contexts = [contexts]
+    if not isinstance(contexts, list) or not all(isinstance(c, str) for c in contexts):
+        raise RecordError("CONTEXTS", f"expected a list of strings, got {_type_name(contexts)}")
+    decision = _text(row, "final_decision")
+    answer = parse_answer(decision.lower(), PUBMEDQA_OPTIONS, "final_decision")
+    long_answer = _text(row, "LONG_ANSWER", required=False)
+    mcq = {"question": question, "options": dict(PUBMEDQA_OPTIONS), "answer": answer,
+           "explanation": long_answer, "context": "\n".join(contexts) or None}
+    meta = _meta(row, frozenset(("QUESTION", "CONTEXTS", "LONG_ANSWER", "final_decision", "__key__")))
+    if "__key__" in row:
+        meta["pmid"] = row["__key__"]
+    return make_record(source, "mcq", messages=render_mcq(mcq), mcq=mcq, meta=meta)
+
+
+# ---------------------------------------------------------------- our own output
+
+@register("canonical", _is_dict_with("id", "source", "task"), "medcurate records (this tool's own output)")
+def adapt_canonical(row: dict[str, Any], source: str) -> dict[str, Any]:
+    from ..record import Record
+
+    row = dict(row)
+    if isinstance(row.get("meta"), str):
+        try:
+            row["meta"] = orjson.loads(row["meta"]) if row["meta"] else {}
+        except orjson.JSONDecodeError:
+            raise RecordError("meta", "not valid JSON") from None
+    mcq = row.get("mcq")
+    if isinstance(mcq, dict) and isinstance(mcq.get("options"), list):
+        row["mcq"] = {**mcq, "options": {o["label"]: o["text"] for o in mcq["options"]}}
+    if row.get("task") not in TASKS:
+        raise RecordError("task", f"unknown task ('{row.get('task')}'; known: {', '.join(TASKS)})")
+    row.pop("__split__", None)
+    try:
+        rec = Record.model_validate(row)
+    except Exception as e:  # pydantic.ValidationError: report the first problem with its path
+        err = e.errors()[0] if hasattr(e, "errors") else {"loc": (), "msg": str(e)}
+        raise RecordError(".".join(str(p) for p in err["loc"]) or None, err["msg"]) from None
+    out = rec.model_dump()
+    if out["messages"]:
+        check_messages(out["messages"], "messages")
+    elif out["task"] != "text" or not out["text"]:
+        raise RecordError("messages", "a record needs messages, or text for task 'text'")
+    return out

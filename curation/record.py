@@ -1,0 +1,175 @@
+"""The canonical record: one pydantic model is the source of truth, with its Arrow twin beside it.
+
+Records travel between steps as plain dicts (fast to build) or Arrow tables (fast to move and store).
+`meta` is free-form, so in Arrow it is stored as a JSON string; `mcq.options` is a dict in Python and a
+list of {label, text} structs in Arrow, which keeps option order and stays friendly to polars.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from typing import Any, Literal
+
+import orjson
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["system", "user", "assistant"]
+Task = Literal["instruction", "dialogue", "mcq", "text"]
+TASKS: tuple[str, ...] = ("instruction", "dialogue", "mcq", "text")
+ROLES: tuple[str, ...] = ("system", "user", "assistant")
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Role
+    content: str = Field(min_length=1)
+
+
+class MCQ(BaseModel):
+    """Multiple choice kept structured, so it can be rendered in several prompt styles and evaluated."""
+
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(min_length=1)
+    options: dict[str, str] = Field(description="Option label (A, B, ...) to option text, in order.")
+    answer: str = Field(description="The label of the correct option.")
+    explanation: str | None = None
+    context: str | None = Field(None, description="A passage the question is asked about (PubMedQA).")
+
+
+class Record(BaseModel):
+    """One training example, whatever format it came from."""
+
+    model_config = ConfigDict(extra="forbid", title="medcurate record")
+    id: str = Field(description="Stable hash of source and normalised content.")
+    source: str = Field(description="Name of the source the record was read from.")
+    lang: str | None = Field(None, description="ISO 639-1 code, once known.")
+    task: Task
+    messages: list[Message] | None = Field(None, description="The conversation, for every task but text.")
+    text: str | None = Field(None, description="Plain text, for continued pre-training corpora.")
+    mcq: MCQ | None = None
+    parent_id: str | None = Field(None, description="The record this one was derived from.")
+    origin: str | None = Field(None, description="How a derived record was made: translate, review-edit, ...")
+    meta: dict[str, Any] = Field(default_factory=dict, description="Provenance, original fields and scores.")
+
+
+MESSAGE_TYPE = pa.struct([("role", pa.string()), ("content", pa.string())])
+OPTION_TYPE = pa.struct([("label", pa.string()), ("text", pa.string())])
+MCQ_TYPE = pa.struct(
+    [
+        ("question", pa.string()),
+        ("options", pa.list_(OPTION_TYPE)),
+        ("answer", pa.string()),
+        ("explanation", pa.string()),
+        ("context", pa.string()),
+    ]
+)
+ARROW_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("source", pa.string()),
+        ("lang", pa.string()),
+        ("task", pa.string()),
+        ("messages", pa.list_(MESSAGE_TYPE)),
+        ("text", pa.string()),
+        ("mcq", MCQ_TYPE),
+        ("parent_id", pa.string()),
+        ("origin", pa.string()),
+        ("meta", pa.string()),
+    ]
+)
+FIELDS: tuple[str, ...] = tuple(ARROW_SCHEMA.names)
+
+
+def content_key(record: dict[str, Any]) -> str:
+    """The normalised content a record is identified by: NFKC, whitespace collapsed, roles kept."""
+    if record.get("messages"):
+        parts = [m["role"] + ":" + " ".join(m["content"].split()) for m in record["messages"]]
+    else:
+        parts = [" ".join((record.get("text") or "").split())]
+    mcq = record.get("mcq")
+    if mcq:
+        parts.append("|".join(f"{k}={v}" for k, v in mcq["options"].items()) + "|" + mcq["answer"])
+    key = "\n".join(parts)
+    return key if key.isascii() else unicodedata.normalize("NFKC", key)
+
+
+def record_id(source: str, record: dict[str, Any]) -> str:
+    """Same source and content give the same id on every machine and Python version."""
+    h = hashlib.blake2b(digest_size=10)
+    h.update(source.encode())
+    h.update(b"\0")
+    h.update(content_key(record).encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+def make_record(source: str, task: str, **fields: Any) -> dict[str, Any]:
+    """A record dict with every canonical field present and its id computed."""
+    rec: dict[str, Any] = {
+        "id": "",
+        "source": source,
+        "lang": fields.get("lang"),
+        "task": task,
+        "messages": fields.get("messages"),
+        "text": fields.get("text"),
+        "mcq": fields.get("mcq"),
+        "parent_id": fields.get("parent_id"),
+        "origin": fields.get("origin"),
+        "meta": fields.get("meta") or {},
+    }
+    rec["id"] = fields.get("id") or record_id(source, rec)
+    return rec
+
+
+def _mcq_to_arrow(mcq: dict[str, Any] | None) -> dict[str, Any] | None:
+    if mcq is None:
+        return None
+    out = dict(mcq)
+    out["options"] = [{"label": k, "text": v} for k, v in mcq["options"].items()]
+    out.setdefault("explanation", None)
+    out.setdefault("context", None)
+    return out
+
+
+def _mcq_from_arrow(mcq: dict[str, Any] | None) -> dict[str, Any] | None:
+    if mcq is None:
+        return None
+    out = dict(mcq)
+    out["options"] = {o["label"]: o["text"] for o in mcq["options"] or []}
+    return out
+
+
+def to_table(records: list[dict[str, Any]]) -> pa.Table:
+    """Record dicts to an Arrow table of the canonical schema."""
+    dumps, opt = orjson.dumps, orjson.OPT_SORT_KEYS
+    cols: dict[str, list[Any]] = {}
+    for name in FIELDS:
+        if name == "meta":
+            cols[name] = [dumps(r.get("meta") or {}, option=opt).decode() for r in records]
+        elif name == "mcq":
+            cols[name] = [_mcq_to_arrow(r.get("mcq")) for r in records]
+        else:
+            cols[name] = [r.get(name) for r in records]
+    return pa.Table.from_pydict(cols, schema=ARROW_SCHEMA)
+
+
+def from_table(table: pa.Table) -> list[dict[str, Any]]:
+    """An Arrow table of the canonical schema back to record dicts."""
+    rows = table.select(list(FIELDS)).to_pylist()
+    for r in rows:
+        r["meta"] = orjson.loads(r["meta"]) if r["meta"] else {}
+        r["mcq"] = _mcq_from_arrow(r["mcq"])
+    return rows
+
+
+def empty_table() -> pa.Table:
+    return ARROW_SCHEMA.empty_table()
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a record, as committed in schemas/record.schema.json."""
+    schema = Record.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://medcurate.dev/schemas/record.schema.json"
+    return schema
