@@ -57,7 +57,7 @@ def progress_bar(label: str):
 
 
 def fail(message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}")
+    console.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
     raise typer.Exit(2)
 
 
@@ -170,8 +170,8 @@ def convert(
     except MedcurateError as e:
         fail(str(e))
     print_ledger(ledger)
-    out.print(f"wrote {writer.count:,} records to {output}; {ledger.to_dict()[f'read:{spec.source_name()}']['rejected']:,} "
-              f"rejects to {rejects_path}")
+    n_rejected = ledger.to_dict()[f"read:{spec.source_name()}"]["rejected"]
+    out.print(f"wrote {writer.count:,} records to {output}; {n_rejected:,} rejects to {rejects_path}")
 
 
 @app.command()
@@ -210,7 +210,9 @@ def stats(
 
 
 @app.command()
-def schemas(out_dir: Annotated[Path, typer.Option("--out", help="Folder for the JSON Schemas.")] = Path("schemas")) -> None:
+def schemas(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the JSON Schemas.")] = Path("schemas"),
+) -> None:
     """Regenerate the JSON Schemas from the code models."""
     from .schemas import write_schemas
 
@@ -218,5 +220,22 @@ def schemas(out_dir: Annotated[Path, typer.Option("--out", help="Folder for the 
         out.print(f"wrote {f}")
 
 
-def main() -> None:
-    app()
+SAMPLE_DATA = Path(__file__).resolve().parents[1] / "recipes" / "data"
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Where the demo writes its outputs.")] = Path("out/demo"),
+) -> None:
+    """Read every shipped sample file, validate and convert it, and print the ledger and stats."""
+    from .demo import run_demo
+
+    try:
+        result = run_demo(SAMPLE_DATA, out_dir, console)
+    except MedcurateError as e:
+        fail(str(e))
+    print_ledger(result.ledger)
+    print_stats(compute_stats(result.table), str(result.output))
+    if result.rejects:
+        print_reject_report(reject_report(result.rejects))
+    out.print(f"records: {result.output}; rejects: {result.rejects_path}; charts: {result.plots}")

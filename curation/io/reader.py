@@ -120,7 +120,8 @@ def adapt_rows(rows: Iterable[RawRow], spec: SourceSpec, fmt_name: str, strict: 
         if lang and not rec["lang"]:
             rec["lang"] = lang
         meta = rec["meta"]
-        meta["provenance"] = {"file": file_name, "locator": loc}
+        if "provenance" not in meta:  # records re-read from our own output keep their lineage
+            meta["provenance"] = {"file": file_name, "locator": loc}
         if license_:
             meta["license"] = license_
         records.append(rec)

@@ -32,7 +32,8 @@ class JsonlWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         name = path.name.lower()
         if name.endswith(".gz"):
-            self._fh: IO[bytes] = gzip.open(path, "wb", compresslevel=6, mtime=0)  # mtime=0: reproducible
+            # mtime=0 and no file name in the header: the same records give the same bytes
+            self._fh: IO[bytes] = gzip.GzipFile(filename="", fileobj=open(path, "wb"), mode="wb", mtime=0)
         elif name.endswith((".zst", ".zstd")):
             import zstandard
 
@@ -46,7 +47,10 @@ class JsonlWriter:
         self.count += table.num_rows
 
     def close(self) -> None:
+        inner = getattr(self._fh, "fileobj", None)
         self._fh.close()
+        if inner is not None:
+            inner.close()
 
 
 class ParquetWriter:
