@@ -1,0 +1,103 @@
+"""What a step is, and the registry that maps a recipe's step name to it.
+
+A per-record step implements `process(record)`: it may edit the record (always through the record's own
+fields and `meta`), stores what it measured in `meta`, and returns a reject reason or None. A global step
+implements `apply(records)` over the whole dataset. Batching, processes, rejects and the ledger live once,
+in `curation.pipeline`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+Record = dict[str, Any]
+
+
+class StepConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Reject(Exception):
+    """Raised (or returned as a reason) by a step that drops a record; `detail` goes to the rejects file."""
+
+    def __init__(self, reason: str, detail: dict[str, Any] | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class Step:
+    name: ClassVar[str]
+    Config: ClassVar[type[StepConfig]] = StepConfig
+    scope: ClassVar[str] = "record"  # "record": independent per record, may run over processes; "global"
+
+    def __init__(self, config: StepConfig | None = None):
+        self.config = config if config is not None else self.Config()
+
+    @classmethod
+    def from_dict(cls, options: dict[str, Any] | None) -> Step:
+        return cls(cls.Config.model_validate(options or {}))
+
+
+class RecordStep(Step):
+    scope = "record"
+
+    def setup(self) -> None:
+        """Load what the step needs (models, lexicons) once per process, not once per record."""
+
+    def process(self, record: Record) -> str | Reject | None:
+        raise NotImplementedError  # an abstract method: every registered step overrides it
+
+
+class GlobalStep(Step):
+    scope = "global"
+
+    def apply(self, records: list[Record]) -> tuple[list[Record], list[tuple[Record, Reject]]]:
+        raise NotImplementedError  # an abstract method: every registered step overrides it
+
+
+STEPS: dict[str, type[Step]] = {}
+
+
+def register(name: str):
+    """Put a step in the registry under the name recipes and the CLI use."""
+
+    def deco(cls: type[Step]) -> type[Step]:
+        cls.name = name
+        STEPS[name] = cls
+        return cls
+
+    return deco
+
+
+def get_step(name: str) -> type[Step]:
+    from . import load_all
+
+    load_all()
+    if name not in STEPS:
+        raise KeyError(f"unknown step '{name}' (known: {', '.join(sorted(STEPS))})")
+    return STEPS[name]
+
+
+def texts_of(record: Record) -> list[tuple[str, str]]:
+    """(role, text) for every piece of text a record holds; `text` records have role 'text'."""
+    if record.get("messages"):
+        return [(m["role"], m["content"]) for m in record["messages"]]
+    return [("text", record.get("text") or "")]
+
+
+def answer_and_question(record: Record) -> tuple[str, str]:
+    """The last assistant turn and the user turn before it (for instruction-style checks)."""
+    msgs = record.get("messages") or []
+    answer = question = ""
+    for i in range(len(msgs) - 1, -1, -1):
+        if msgs[i]["role"] == "assistant":
+            answer = msgs[i]["content"]
+            for j in range(i - 1, -1, -1):
+                if msgs[j]["role"] == "user":
+                    question = msgs[j]["content"]
+                    break
+            break
+    return answer, question

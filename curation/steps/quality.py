@@ -1,0 +1,241 @@
+"""quality: measure first, decide second. Every statistic is stored in `meta["quality"]`, kept or not, so
+a user can see why a record went and tune a threshold without re-running the measurement.
+
+Filters: length bounds (characters, words, and tokens of a named tokenizer); Gopher-style repetition
+(duplicate line and paragraph fractions, top n-gram and duplicated n-gram character fractions; the n-gram
+rules apply to space-delimited text only, as one Han character is not a word); symbol-to-word ratio;
+answers that are trivially short, restate the question, refuse or carry model boilerplate, or stop
+mid-sentence; and a medical-relevance score from the multilingual lexicon in `curation/data/`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+
+from .base import RecordStep, Reject, StepConfig, answer_and_question, register, texts_of
+
+WORD = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]|[^\s\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]+")
+CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+REFUSAL = re.compile(
+    r"as an ai(?: language)? model|as a language model|i(?:'m| am) (?:just )?an ai\b|i'?m sorry,? but i (?:can(?:no|')t)|"
+    r"i cannot (?:provide|give|offer) (?:medical )?advice|i am not able to provide medical|"
+    r"como (?:un )?modelo de lenguaje|como (?:una )?inteligencia artificial|como una ia\b|"
+    r"作为(?:一个)?(?:人工智能|ai|AI)(?:语言模型)?|作为语言模型|我只是一个(?:人工智能|AI)|"
+    r"بصفتي نموذج(?:ًا)? لغوي|كنموذج (?:لغوي|ذكاء اصطناعي)|بصفتي ذكاء(?:ً)? اصطناعي",
+    re.I)
+TERMINAL = tuple(".!?。！？…)]}\"'»”’>*`|%0123456789") + tuple("abcdefghijklmnopqrstuvwxyz")
+DANGLING = re.compile(
+    r"(?:[,:;(\-–—/]|\b(?:and|or|but|the|a|an|of|to|with|for|in|on|by|as|is|are|was|which|that|such as|"
+    r"y|o|de|del|la|el|los|las|con|para|por|que|en|un|una|e|u|et|ou|le|les|des)|\s[و]|[的和或与及])\s*$", re.I)
+LEXICON = Path(__file__).resolve().parents[1] / "data" / "medical_lexicon.tsv"
+DEFAULT_TOP_NGRAM = {2: 0.20, 3: 0.18, 4: 0.16}
+DEFAULT_DUP_NGRAM = {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
+
+
+class QualityConfig(StepConfig):
+    min_chars: int = 10
+    max_chars: int = 100_000
+    min_words: int = 3
+    max_words: int = 20_000
+    tokenizer: str | None = Field(None, description="A local tokenizer folder or .gguf file, for token bounds.")
+    min_tokens: int | None = None
+    max_tokens: int | None = None
+    max_dup_line_frac: float = 0.3
+    max_dup_para_frac: float = 0.3
+    max_top_ngram_frac: dict[int, float] = Field(default_factory=lambda: dict(DEFAULT_TOP_NGRAM))
+    max_dup_ngram_frac: dict[int, float] = Field(default_factory=lambda: dict(DEFAULT_DUP_NGRAM))
+    ngram_min_words: int = Field(30, description="Texts with fewer words are too short for n-gram statistics.")
+    max_symbol_word_ratio: float = 0.1
+    min_answer_words: int = Field(2, description="Answers with fewer words (a CJK character counts as one) go.")
+    reject_restated: bool = True
+    reject_refusals: bool = True
+    reject_truncated: bool = True
+    min_medical_score: float | None = Field(
+        1.0, description="Lexicon hits per 100 words below which a record is not medical; None turns it off.")
+    lexicon: str | None = Field(None, description="A lexicon file (lang<TAB>term); the shipped one by default.")
+
+
+@lru_cache(maxsize=4)
+def lexicon_pattern(path: str) -> re.Pattern:
+    latin_prefix, latin_word, anywhere = [], [], []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        lang, term = line.split("\t", 1)
+        term = term.strip().lower()
+        if lang in ("zh", "ja", "ar", "fa", "ur"):
+            if lang != "ar" or len(term) >= 3:  # 2-letter Arabic strings occur inside unrelated words
+                anywhere.append(term)
+        elif len(term) >= 5:
+            latin_prefix.append(term)
+        else:
+            latin_word.append(term)
+
+    def alt(terms: list[str]) -> str:
+        return "|".join(re.escape(t) for t in sorted(set(terms), key=len, reverse=True))
+
+    parts = [rf"(?<!\w)(?:{alt(latin_prefix)})", rf"(?<!\w)(?:{alt(latin_word)})(?!\w)", f"(?:{alt(anywhere)})"]
+    return re.compile("|".join(parts), re.I)
+
+
+def dup_fraction(items: list[str]) -> float:
+    items = [i.strip() for i in items if i.strip()]
+    if len(items) < 2:
+        return 0.0
+    return round(1 - len(set(items)) / len(items), 4)
+
+
+def top_ngram_frac(words: list[str], n: int) -> float:
+    grams = Counter(tuple(words[i: i + n]) for i in range(len(words) - n + 1))
+    if not grams:
+        return 0.0
+    gram, count = grams.most_common(1)[0]
+    if count < 2:
+        return 0.0
+    total = sum(len(w) for w in words)
+    return round(count * sum(len(w) for w in gram) / max(1, total), 4)
+
+
+def dup_ngram_frac(words: list[str], n: int) -> float:
+    """Characters of words covered by an n-gram that occurs more than once, over all word characters."""
+    if len(words) < 2 * n:
+        return 0.0
+    seen: dict[tuple[str, ...], int] = {}
+    covered = [False] * len(words)
+    for i in range(len(words) - n + 1):
+        g = tuple(words[i: i + n])
+        if g in seen:
+            for j in range(i, i + n):
+                covered[j] = True
+            first = seen[g]
+            for j in range(first, first + n):
+                covered[j] = True
+        else:
+            seen[g] = i
+    total = sum(len(w) for w in words)
+    return round(sum(len(w) for w, c in zip(words, covered) if c) / max(1, total), 4)
+
+
+def norm(s: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", s.casefold()).split())
+
+
+@register("quality")
+class Quality(RecordStep):
+    Config = QualityConfig
+    config: QualityConfig
+    _tokenizer = None
+
+    def setup(self) -> None:
+        if self.config.tokenizer and self._tokenizer is None:
+            self._tokenizer = load_tokenizer(self.config.tokenizer)
+
+    def __getstate__(self):
+        return {"config": self.config}
+
+    def measure(self, record) -> dict:
+        parts = texts_of(record)
+        content = "\n".join(t for _, t in parts)
+        words = WORD.findall(content)
+        q: dict = {"chars": len(content), "words": len(words)}
+        if self._tokenizer is not None:
+            q["tokens"] = len(self._tokenizer(content, add_special_tokens=False)["input_ids"])
+        # Repetition is measured within each message: an answer that echoes its question is not repetitive.
+        q["dup_line_frac"] = q["dup_para_frac"] = 0.0
+        top: dict[int, float] = {}
+        dup: dict[int, float] = {}
+        for role, text in parts:
+            if role == "system":
+                continue
+            q["dup_line_frac"] = max(q["dup_line_frac"], dup_fraction(text.split("\n")))
+            q["dup_para_frac"] = max(q["dup_para_frac"], dup_fraction(re.split(r"\n\s*\n", text)))
+            tw = [w.lower() for w in WORD.findall(text)]
+            spaced = len(CJK.findall(text[:500])) < 0.3 * max(1, min(len(text), 500))
+            if spaced and len(tw) >= self.config.ngram_min_words:
+                for n in self.config.max_top_ngram_frac:
+                    top[n] = max(top.get(n, 0.0), top_ngram_frac(tw, n))
+                for n in self.config.max_dup_ngram_frac:
+                    dup[n] = max(dup.get(n, 0.0), dup_ngram_frac(tw, n))
+        if top:
+            q["top_ngram"], q["dup_ngram"] = top, dup
+        symbols = content.count("#") + content.count("...") + content.count("…")
+        q["symbol_word_ratio"] = round(symbols / max(1, len(words)), 4)
+        hits = len(lexicon_pattern(self.config.lexicon or str(LEXICON)).findall(content))
+        q["medical_score"] = round(100 * hits / max(1, len(words)), 2)
+        answer, question = answer_and_question(record)
+        if answer and record.get("task") != "mcq":
+            q["answer_words"] = len(WORD.findall(answer))
+            na, nq = norm(answer), norm(question)
+            q["restated"] = bool(na) and (na == nq or (na in nq and len(na) > 0.8 * len(nq)))
+            q["refusal"] = bool(REFUSAL.search(answer))
+            tail = answer.rstrip()
+            q["truncated"] = bool(DANGLING.search(tail[-40:])) or tail.count("(") > tail.count(")")
+        return q
+
+    def decide(self, q: dict) -> list[str]:
+        c = self.config
+        fails = []
+        if "answer_words" in q:
+            if q["answer_words"] < c.min_answer_words:
+                fails.append("answer too short")
+            if c.reject_restated and q["restated"]:
+                fails.append("answer restates the question")
+            if c.reject_refusals and q["refusal"]:
+                fails.append("refusal or model boilerplate")
+            if c.reject_truncated and q["truncated"]:
+                fails.append("truncated answer")
+        if q["chars"] < c.min_chars:
+            fails.append("too short (characters)")
+        if q["chars"] > c.max_chars:
+            fails.append("too long (characters)")
+        if q["words"] < c.min_words:
+            fails.append("too short (words)")
+        if q["words"] > c.max_words:
+            fails.append("too long (words)")
+        if "tokens" in q:
+            if c.min_tokens is not None and q["tokens"] < c.min_tokens:
+                fails.append("too short (tokens)")
+            if c.max_tokens is not None and q["tokens"] > c.max_tokens:
+                fails.append("too long (tokens)")
+        if q["dup_line_frac"] > c.max_dup_line_frac:
+            fails.append("repeated lines")
+        if q["dup_para_frac"] > c.max_dup_para_frac:
+            fails.append("repeated paragraphs")
+        for n, limit in c.max_top_ngram_frac.items():
+            if q.get("top_ngram", {}).get(n, 0) > limit:
+                fails.append(f"repeated {n}-gram")
+                break
+        for n, limit in c.max_dup_ngram_frac.items():
+            if q.get("dup_ngram", {}).get(n, 0) > limit:
+                fails.append("duplicated n-grams")
+                break
+        if q["symbol_word_ratio"] > c.max_symbol_word_ratio:
+            fails.append("too many symbols")
+        if c.min_medical_score is not None and q["medical_score"] < c.min_medical_score:
+            fails.append("not medical")
+        return fails
+
+    def process(self, record):
+        self.setup()
+        q = self.measure(record)
+        fails = self.decide(q)
+        q["failed"] = fails
+        record["meta"]["quality"] = q
+        if fails:
+            raise Reject(fails[0], {"failed": fails, "quality": q})
+        return None
+
+
+def load_tokenizer(name: str):
+    """A local tokenizer: a Hugging Face folder, or a .gguf file (its embedded tokenizer)."""
+    from transformers import AutoTokenizer
+
+    path = Path(name)
+    if path.suffix == ".gguf":
+        return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    return AutoTokenizer.from_pretrained(name, local_files_only=True)
