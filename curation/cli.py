@@ -222,6 +222,57 @@ def schemas(
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "recipes" / "data"
 
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML: step name -> options.")]
+WorkersOpt = Annotated[int, typer.Option("--workers", "-j", help="Processes for per-record steps.")]
+
+
+def _run_steps(input: str, output: Path, names: tuple[str, ...], config: Path | None, rejects: Path | None,
+               workers: int, options: dict | None = None) -> None:
+    from .commands import run_step_command
+
+    try:
+        result = run_step_command(input, output, names, config=config, options=options, rejects=rejects,
+                                  workers=workers, console=console)
+    except MedcurateError as e:
+        fail(str(e))
+    print_ledger(result.ledger)
+    out.print(f"wrote {result.written:,} records to {output}; rejects in {result.rejects_path}")
+
+
+@app.command()
+def clean(
+    input: Annotated[str, typer.Argument(help="Input records, any readable format.")],
+    output: Annotated[Path, typer.Argument(help="Output: .jsonl[.gz], .parquet, or a folder for hf.")],
+    config: ConfigOpt = None,
+    rejects: RejectsOpt = None,
+    workers: WorkersOpt = 1,
+) -> None:
+    """The default cleaning chain: normalize -> langid -> pii -> quality."""
+    from .commands import CLEAN_CHAIN
+
+    _run_steps(input, output, CLEAN_CHAIN, config, rejects, workers)
+
+
+def _single_step_command(name: str, doc: str) -> None:
+    def command(
+        input: Annotated[str, typer.Argument(help="Input records, any readable format.")],
+        output: Annotated[Path, typer.Argument(help="Output: .jsonl[.gz], .parquet, or a folder for hf.")],
+        config: ConfigOpt = None,
+        rejects: RejectsOpt = None,
+        workers: WorkersOpt = 1,
+    ) -> None:
+        _run_steps(input, output, (name,), config, rejects, workers)
+
+    command.__doc__ = doc
+    app.command(name=name)(command)
+
+
+for _name, _doc in (("normalize", "Unicode, mojibake, control characters, whitespace, HTML to text."),
+                    ("langid", "Language of each record and role; keep-list, confidence, mixed pairs."),
+                    ("pii", "Replace personal data with typed placeholders (<EMAIL>, <PHONE>, ...)."),
+                    ("quality", "Length, repetition, refusals, truncation and medical-relevance filters.")):
+    _single_step_command(_name, _doc)
+
 
 @app.command()
 def demo(

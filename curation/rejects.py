@@ -59,7 +59,7 @@ class RejectWriter:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(self.path, "wb")
         for row in rows:
-            self._fh.write(orjson.dumps(row, default=str) + b"\n")
+            self._fh.write(orjson.dumps(row, default=str, option=orjson.OPT_NON_STR_KEYS) + b"\n")
         self.count += len(rows)
 
     def close(self) -> None:

@@ -23,7 +23,8 @@ from .base import RecordStep, Reject, StepConfig, register
 DATE = r"(?:\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}[/.-]\d{1,2}[/.-]\d{1,2}|\d{4}年\d{1,2}月\d{1,2}日|" \
        r"\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?[A-Z][a-z]+\s+\d{4}|[A-Z][a-z]+\s+\d{1,2},?\s+\d{4})"
 PATTERNS: list[tuple[str, str]] = [
-    ("EMAIL", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),
+    # starts only at a token boundary: otherwise a long run of letters with no '@' is tried from every position
+    ("EMAIL", r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),
     ("URL", r"https?://[^\s]+?(?:/(?:user|users|profile|profiles|u|people|member|patient)s?/[^\s/?#]+|/~[^\s/?#]+"
             r"|[?&](?:email|user|name|patient)=[^\s&#]+)[^\s]*"),
     ("DATE_OF_BIRTH", r"(?P<KW1>(?i:\b(?:born(?:\s+on)?|date\s+of\s+birth|d\.?o\.?b\.?|birth\s*date|fecha\s+de\s+nacimiento|"

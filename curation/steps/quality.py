@@ -161,8 +161,9 @@ class Quality(RecordStep):
                     top[n] = max(top.get(n, 0.0), top_ngram_frac(tw, n))
                 for n in self.config.max_dup_ngram_frac:
                     dup[n] = max(dup.get(n, 0.0), dup_ngram_frac(tw, n))
-        if top:
-            q["top_ngram"], q["dup_ngram"] = top, dup
+        if top:  # string keys: meta travels as JSON
+            q["top_ngram"] = {str(n): v for n, v in top.items()}
+            q["dup_ngram"] = {str(n): v for n, v in dup.items()}
         symbols = content.count("#") + content.count("...") + content.count("…")
         q["symbol_word_ratio"] = round(symbols / max(1, len(words)), 4)
         hits = len(lexicon_pattern(self.config.lexicon or str(LEXICON)).findall(content))
@@ -207,11 +208,11 @@ class Quality(RecordStep):
         if q["dup_para_frac"] > c.max_dup_para_frac:
             fails.append("repeated paragraphs")
         for n, limit in c.max_top_ngram_frac.items():
-            if q.get("top_ngram", {}).get(n, 0) > limit:
+            if q.get("top_ngram", {}).get(str(n), 0) > limit:
                 fails.append(f"repeated {n}-gram")
                 break
         for n, limit in c.max_dup_ngram_frac.items():
-            if q.get("dup_ngram", {}).get(n, 0) > limit:
+            if q.get("dup_ngram", {}).get(str(n), 0) > limit:
                 fails.append("duplicated n-grams")
                 break
         if q["symbol_word_ratio"] > c.max_symbol_word_ratio:

@@ -1,0 +1,85 @@
+"""Running steps from the command line: read any input, apply steps, write output and rejects beside it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .errors import MedcurateError
+from .io.reader import SourceSpec, read_batches
+from .io.writers import open_writer
+from .ledger import Ledger
+from .pipeline import build_steps, run_steps
+from .record import from_table, to_table
+from .rejects import RejectWriter, default_rejects_path
+
+CLEAN_CHAIN = ("normalize", "langid", "pii", "quality")
+
+
+@dataclass
+class StepRun:
+    ledger: Ledger
+    written: int
+    output: Path
+    rejects_path: Path
+
+
+def load_step_options(config: Path | None, names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """A YAML file mapping step name to its options; for a single step the options may stand alone."""
+    if config is None:
+        return {}
+    try:
+        data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise MedcurateError(f"{config}: cannot read the config ({e})") from None
+    if not isinstance(data, dict):
+        raise MedcurateError(f"{config}: expected a mapping of step name to options")
+    if len(names) == 1 and names[0] not in data:
+        return {names[0]: data}
+    unknown = set(data) - set(names)
+    if unknown:
+        raise MedcurateError(f"{config}: options for steps not in this run: {', '.join(sorted(unknown))} "
+                             f"(steps: {', '.join(names)})")
+    return data
+
+
+def run_step_command(
+    input: str, output: Path, names: tuple[str, ...], *, config: Path | None = None,
+    options: dict[str, dict[str, Any]] | None = None, rejects: Path | None = None, workers: int = 1,
+    console: Console | None = None,
+) -> StepRun:
+    opts = load_step_options(config, names)
+    for name, extra in (options or {}).items():
+        opts[name] = {**opts.get(name, {}), **extra}
+    try:
+        steps = build_steps([(n, opts.get(n)) for n in names])
+    except Exception as e:  # pydantic's ValidationError names the field; KeyError an unknown step
+        raise MedcurateError(f"step options: {e}") from None
+    ledger = Ledger()
+    rejects_path = rejects or default_rejects_path(output)
+    console = console or Console(stderr=True)
+    with RejectWriter(rejects_path) as rw, Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=True,
+    ) as progress:
+        task = progress.add_task(f"reading {input}", total=None)
+        records = []
+        for table in read_batches(SourceSpec(path=input), rejects=rw, ledger=ledger,
+                                  on_progress=lambda n: progress.advance(task, n)):
+            records.extend(from_table(table))
+
+        def step_progress(name: str, total: int):
+            t = progress.add_task(name, total=total)
+            return lambda n: progress.advance(t, n)
+
+        records = run_steps(records, steps, rejects=rw, ledger=ledger, workers=workers, progress=step_progress)
+        writer = open_writer(output)
+        writer.write(to_table(records))
+        writer.close()
+    ledger.check()
+    return StepRun(ledger, len(records), output, rejects_path)
