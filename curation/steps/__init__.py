@@ -2,7 +2,7 @@
 
 from .base import STEPS, GlobalStep, RecordStep, Reject, Step, StepConfig, get_step, register
 
-STEP_MODULES = ("normalize", "langid", "pii", "quality")
+STEP_MODULES = ("normalize", "langid", "pii", "quality", "dedupe", "decontaminate")
 
 
 def load_all() -> None:

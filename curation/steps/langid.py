@@ -20,6 +20,25 @@ SCRIPT_LANG = {"HAN": "zh", "HANGUL": "ko", "THAI": "th", "DEVANAGARI": "hi", "H
                "ARMENIAN": "hy", "GEORGIAN": "ka", "BENGALI": "bn", "TAMIL": "ta", "ETHIOPIC": "am",
                "KHMER": "km", "LAO": "lo", "MYANMAR": "my", "GUJARATI": "gu", "TELUGU": "te", "KANNADA": "kn",
                "MALAYALAM": "ml", "GURMUKHI": "pa", "SINHALA": "si"}
+# Function words: when a text's function words are nearly all of one language (3+ hits in a short text, 6+ in
+# a long one, and three times any rival), that language is decisive; near relatives (es/ca/pt, fr, it) are
+# listed so that they compete instead of being mistaken for each other. Anything less goes to langdetect.
+FUNCTION_WORDS = {
+    "en": "the and of to is in with for are that or be on as it this by from not can was were have has which what "
+          "how why when should does do an a if your you my it's there their",
+    "es": "el los las y de del la que en con para por una un es se como más está pero sus al lo también muy entre "
+          "cuando son sin cada puede tiene qué cómo cuál cuáles hay sobre este esta debe hasta desde le su",
+    "pt": "os não de do da em com uma um ao dos das também são pelo pela mais você isso que se por para como",
+    "ca": "els amb és per les dels aquest aquesta seu però també molt quan de la que en un una el",
+    "fr": "les des et est du dans pour pas sur avec une il sont au aux ce qui ne de la le que en un",
+    "it": "il gli di che è della nel per sono non alla delle anche degli la un una",
+    "de": "der die das und ist nicht ein eine mit zu von auf für sich den dem auch wie",
+    "nl": "het een van en niet zijn met voor op dat aan ook de",
+}
+FUNCTION_INDEX: dict[str, list[str]] = {}
+for _lang, _words in FUNCTION_WORDS.items():
+    for _w in _words.split():
+        FUNCTION_INDEX.setdefault(_w, []).append(_lang)
 PERSIAN_LETTERS = set("پچژگ")
 URDU_LETTERS = set("ٹڈڑںےھ")
 
@@ -55,6 +74,32 @@ def script_profile(text: str) -> tuple[str, float, int]:
     return script, share, n
 
 
+def function_word_vote(text: str) -> tuple[str, float] | None:
+    """A language when its function words clearly dominate a Latin-script text, else None.
+
+    A word shared by k languages gives each 1/k of a vote, so shared words count without deciding.
+    """
+    words = text[:3000].lower().split()
+    if len(words) < 6:
+        return None
+    votes: dict[str, float] = {}
+    hits = 0
+    for w in words:
+        langs = FUNCTION_INDEX.get(w.strip(".,;:!?¿¡()\"'"))
+        if langs:
+            hits += 1
+            for lang in langs:
+                votes[lang] = votes.get(lang, 0.0) + 1 / len(langs)
+    if hits < max(3, 0.15 * len(words)) or not votes:
+        return None
+    ranked = sorted(votes.items(), key=lambda kv: (-kv[1], kv[0]))
+    best, n = ranked[0]
+    second = ranked[1][1] if len(ranked) > 1 else 0.0
+    if n >= (2 if len(words) < 25 else 5) and n >= 3 * second:
+        return best, round(n / (n + second), 3)
+    return None
+
+
 class LangidConfig(StepConfig):
     keep: list[str] | None = Field(None, description="Keep only these languages (ISO 639-1); all if left out.")
     min_confidence: float = Field(0.5, ge=0, le=1, description="Reject below this confidence.")
@@ -62,7 +107,9 @@ class LangidConfig(StepConfig):
     min_chars: int = Field(
         40, description="Texts shorter than this are too short for langdetect's confidence to mean anything: "
         "a role this short is not judged for mixing, and a record this short is not held to min_confidence.")
-    mixed_min_probability: float = Field(0.9, description="A role counts as another language only this sure.")
+    mixed_min_probability: float = Field(
+        0.9, description="A role judged by langdetect counts as another language only this sure (script and "
+        "function-word decisions are decisive).")
     prefix_chars: int = Field(600, description="Characters given to langdetect per text.")
     seed: int = 0
 
@@ -94,6 +141,10 @@ class Langid(RecordStep):
             return SCRIPT_LANG[script], round(share, 3), "script"
         if script == "KANA":
             return "ja", round(share, 3), "script"
+        if script == "LATIN" and share >= 0.9:
+            vote = function_word_vote(text)
+            if vote is not None:
+                return vote[0], vote[1], "function-words"
         self.setup()
         from langdetect.lang_detect_exception import LangDetectException
 
@@ -116,19 +167,23 @@ class Langid(RecordStep):
             if role != "system":
                 by_role[role] = by_role.get(role, "") + "\n" + text
         full = "\n".join(by_role.values())
-        lang, conf, method = self.detect(full)
+        # Each role long enough to judge is detected once; the record's language comes from those results
+        # (the longest role's), and only when no role is long enough is the whole text detected instead.
+        judged = {}
+        if c.reject_mixed and record.get("task") != "mcq":
+            judged = {role: self.detect(text) for role, text in by_role.items() if len(text.strip()) >= c.min_chars}
+        if len(judged) >= 2:
+            longest = max(judged, key=lambda r: len(by_role[r]))
+            lang, conf, method = judged[longest]
+        else:
+            lang, conf, method = self.detect(full)
         info = {"lang": lang, "confidence": conf, "method": method}
         declared = record.get("lang")
         if declared and declared != lang:
             info["declared"] = declared
-        if c.reject_mixed and len(by_role) > 1 and record.get("task") != "mcq":
-            per_role = {}
-            for role, text in by_role.items():
-                if len(text.strip()) >= c.min_chars:
-                    role_lang, role_conf, _ = self.detect(text)
-                    if role_conf >= c.mixed_min_probability:
-                        per_role[role] = role_lang
-            info["per_role"] = per_role
+        if len(judged) >= 2:
+            info["per_role"] = {role: r[0] for role, r in judged.items()
+                                if r[2] != "langdetect" or r[1] >= c.mixed_min_probability}
         record["lang"] = lang if lang != "und" else None
         record["meta"]["langid"] = info
         if lang == "und":

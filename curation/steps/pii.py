@@ -27,9 +27,10 @@ PATTERNS: list[tuple[str, str]] = [
     ("EMAIL", r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),
     ("URL", r"https?://[^\s]+?(?:/(?:user|users|profile|profiles|u|people|member|patient)s?/[^\s/?#]+|/~[^\s/?#]+"
             r"|[?&](?:email|user|name|patient)=[^\s&#]+)[^\s]*"),
-    ("DATE_OF_BIRTH", r"(?P<KW1>(?i:\b(?:born(?:\s+on)?|date\s+of\s+birth|d\.?o\.?b\.?|birth\s*date|fecha\s+de\s+nacimiento|"
-                      r"nacid[oa]\s+el|né(?:e)?\s+le)\s*:?\s*))" + DATE + r"|(?P<KW2>(?:出生日期|出生于)[:：]?\s*)" + DATE +
-                      r"|(?P<KW3>(?:تاريخ الميلاد|مواليد)[:：]?\s*)" + DATE),
+    ("DATE_OF_BIRTH", r"(?P<KW1>(?i:\b(?:born(?:\s+on)?|date\s+of\s+birth|d\.?o\.?b\.?|birth\s*date|"
+                      r"fecha\s+de\s+nacimiento|nacid[oa]\s+el|né(?:e)?\s+le)\s*:?\s*))" + DATE
+                      + r"|(?P<KW2>(?:出生日期|出生于)[:：]?\s*)" + DATE
+                      + r"|(?P<KW3>(?:تاريخ الميلاد|مواليد)[:：]?\s*)" + DATE),
     ("MRN", r"(?P<KW4>(?i:\b(?:MRN|medical\s+record\s+(?:number|no\.?)|patient\s+id|historia\s+cl[ií]nica|NHC)"
             r"\s*[:#]?\s*))[A-Z0-9-]{5,}|(?P<KW5>(?:病历号|住院号)[:：]?\s*)[A-Z0-9]{5,}"),
     ("ID", r"(?<!\d)\d{6}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx](?!\d)"  # CN resident ID

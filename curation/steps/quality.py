@@ -22,7 +22,8 @@ from .base import RecordStep, Reject, StepConfig, answer_and_question, register,
 WORD = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]|[^\s\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]+")
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 REFUSAL = re.compile(
-    r"as an ai(?: language)? model|as a language model|i(?:'m| am) (?:just )?an ai\b|i'?m sorry,? but i (?:can(?:no|')t)|"
+    r"as an ai(?: language)? model|as a language model|i(?:'m| am) (?:just )?an ai\b|"
+    r"i'?m sorry,? but i (?:can(?:no|')t)|"
     r"i cannot (?:provide|give|offer) (?:medical )?advice|i am not able to provide medical|"
     r"como (?:un )?modelo de lenguaje|como (?:una )?inteligencia artificial|como una ia\b|"
     r"作为(?:一个)?(?:人工智能|ai|AI)(?:语言模型)?|作为语言模型|我只是一个(?:人工智能|AI)|"

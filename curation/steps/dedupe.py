@@ -1,0 +1,248 @@
+"""dedupe: exact and MinHash near-duplicate removal across all sources of a run, with a survivor policy.
+
+Exact duplicates share the hash of their normalised text; near duplicates share a MinHash LSH band and,
+when `verify` is on, clear the threshold on their true Jaccard similarity. Both kinds of pairs are joined
+into clusters (connected components); in each cluster one record survives by the policy (records already
+in the persistent index first, then source priority, then a preferred score, then input order) and the
+others are rejected naming the record they duplicate. With `index_dir`, kept records' signatures persist,
+so a later run dedupes new sources against everything kept before without recomputing the old signatures.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
+
+from .. import minhash as mh
+from ..errors import MedcurateError
+from .base import GlobalStep, Record, Reject, StepConfig, register
+
+
+class KeepPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source_priority: list[str] = Field(default_factory=list, description="Sources in order of preference.")
+    prefer: str | None = Field(None, description="A dotted path to a number, e.g. meta.judge.overall.")
+    prefer_max: bool = Field(True, description="Prefer the highest value of `prefer` (False: the lowest).")
+
+
+class DedupeConfig(StepConfig):
+    exact: bool = True
+    near: bool = True
+    key: Literal["conversation", "user", "field"] = Field(
+        "conversation", description="Compare the whole conversation, the user turns only, or one field.")
+    field: str | None = Field(None, description="With key: field, a dotted path such as mcq.question.")
+    shingle: Literal["auto", "word", "char"] = Field(
+        "auto", description="auto: character n-grams for Chinese and Japanese (by `lang`), word n-grams else.")
+    ngram: int = Field(3, ge=1, description="Words per shingle (3 suits short Q&A; 5 suits long documents).")
+    char_ngram: int = Field(3, ge=1, description="Characters per shingle for Chinese and Japanese.")
+    num_perm: int = Field(128, ge=8)
+    threshold: float = Field(0.7, gt=0, le=1, description="Jaccard similarity from which records are duplicates.")
+    bands: int | None = Field(None, description="LSH bands; derived from the threshold when left out.")
+    rows: int | None = Field(None, description="Rows per band; derived from the threshold when left out.")
+    verify: bool = Field(True, description="Check candidate pairs' true Jaccard, removing LSH false positives.")
+    keep: KeepPolicy = Field(default_factory=KeepPolicy)
+    index_dir: str | None = Field(None, description="Persistent index for incremental runs.")
+    report: str | None = Field(None, description="Write the largest clusters here (Markdown).")
+    report_clusters: int = 20
+    seed: int = 1
+    batch_size: int = 20_000
+    workers: int = Field(1, ge=1, description="Processes for shingling and signatures.")
+
+
+def _dotted(record: dict, path: str) -> Any:
+    value: Any = record
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _batch_signatures(args: tuple[list[str], np.ndarray, DedupeConfig]) -> tuple[np.ndarray, np.ndarray]:
+    texts, cjk, c = args
+    flat, offsets = mh.shingle_batch(texts, cjk, c.ngram, c.char_ngram)
+    return mh.signatures(flat, offsets, c.num_perm, c.seed), np.diff(offsets)
+
+
+class Index:
+    """Signatures and exact hashes of records kept by earlier runs, in parquet beside a small manifest."""
+
+    def __init__(self, path: Path, config: DedupeConfig):
+        self.path = path
+        self.settings = {"engine": mh.engine_version(), "num_perm": config.num_perm, "seed": config.seed,
+                         "ngram": config.ngram, "char_ngram": config.char_ngram, "key": config.key,
+                         "field": config.field, "shingle": config.shingle}
+
+    def load(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        manifest = self.path / "index.json"
+        if not manifest.exists():
+            return [], np.zeros(0, dtype=np.uint64), np.zeros((0, self.settings["num_perm"]), dtype=np.uint32)
+        saved = json.loads(manifest.read_text())
+        if saved["settings"] != self.settings:
+            diff = {k: (saved["settings"].get(k), v) for k, v in self.settings.items() if saved["settings"].get(k) != v}
+            raise MedcurateError(f"{self.path}: the dedupe index was built with other settings {diff}; "
+                                 "use a new index_dir or the same settings")
+        df = pl.concat([pl.read_parquet(p) for p in sorted(self.path.glob("part-*.parquet"))])
+        sig = np.stack(df["signature"].to_numpy()).astype(np.uint32) if df.height else \
+            np.zeros((0, self.settings["num_perm"]), dtype=np.uint32)
+        return df["id"].to_list(), df["exact"].to_numpy().astype(np.uint64), sig
+
+    def append(self, ids: list[str], exact: np.ndarray, sig: np.ndarray) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        n = len(list(self.path.glob("part-*.parquet")))
+        pl.DataFrame({"id": ids, "exact": exact, "signature": list(sig)}).write_parquet(
+            self.path / f"part-{n:05d}.parquet")
+        (self.path / "index.json").write_text(json.dumps({"settings": self.settings}, indent=1))
+
+
+@register("dedupe")
+class Dedupe(GlobalStep):
+    Config = DedupeConfig
+    config: DedupeConfig
+
+    def exact_hashes(self, texts: list[str]) -> np.ndarray:
+        s = pl.Series(texts, dtype=pl.String)
+        norm = s.str.normalize("NFKC").str.to_lowercase().str.replace_all(r"[^\w]+", " ").str.strip_chars()
+        return norm.hash(seed=mh.HASH_SEED).to_numpy().astype(np.uint64)
+
+    def cjk_flags(self, records: list[Record], texts: list[str]) -> np.ndarray:
+        mode = self.config.shingle
+        if mode != "auto":
+            return np.full(len(texts), mode == "char")
+        return np.array([mh.is_cjk(t, r.get("lang")) for r, t in zip(records, texts)], dtype=bool)
+
+    def compute_signatures(self, texts: list[str], cjk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        c = self.config
+        jobs = [(texts[i: i + c.batch_size], cjk[i: i + c.batch_size], c) for i in range(0, len(texts), c.batch_size)]
+        if c.workers > 1 and len(jobs) > 1:
+            # spawn, not fork: a forked child inherits polars' thread pool locked and hangs
+            with ProcessPoolExecutor(c.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                results = list(pool.map(_batch_signatures, jobs))
+        else:
+            results = [_batch_signatures(j) for j in jobs]
+        if not results:
+            return np.zeros((0, c.num_perm), dtype=np.uint32), np.zeros(0, dtype=np.int64)
+        return np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results])
+
+    def apply(self, records):
+        c = self.config
+        texts = [mh.record_text(r, c.key, c.field) for r in records]
+        n_new = len(records)
+        index = Index(Path(c.index_dir), c) if c.index_dir else None
+        old_ids, old_exact, old_sig = index.load() if index else ([], np.zeros(0, np.uint64), None)
+        n_old = len(old_ids)
+        exact = self.exact_hashes(texts) if texts else np.zeros(0, dtype=np.uint64)
+        all_exact = np.concatenate([old_exact, exact])
+        n = n_old + n_new
+        edges = [np.zeros((0, 2), dtype=np.int64)]
+        if c.exact:
+            rows = np.arange(n, dtype=np.int64)
+            df = pl.DataFrame({"h": all_exact, "row": rows})
+            e = (df.with_columns(pl.col("row").min().over("h").alias("root"))
+                 .filter(pl.col("row") != pl.col("root")).select("root", "row").to_numpy())
+            edges.append(e)
+        sig = None
+        similarity: dict[tuple[int, int], float] = {}
+        if c.near or index is not None:
+            cjk = self.cjk_flags(records, texts)
+            new_sig, n_shingles = self.compute_signatures(texts, cjk)
+            sig = np.concatenate([old_sig, new_sig]) if n_old else new_sig
+        if c.near and n > 1:
+            if c.bands and c.rows:
+                bands, rows_per_band = c.bands, c.rows
+            else:  # verification removes false positives exactly, so banding can favour recall
+                weights = (0.1, 0.9) if c.verify else (0.5, 0.5)
+                bands, rows_per_band = mh.optimal_bands(c.threshold, c.num_perm, *weights)
+            cand = mh.candidate_edges(mh.band_keys(sig, bands, rows_per_band))
+            if len(cand):
+                est = mh.estimated_jaccard(sig, cand[:, 0], cand[:, 1])
+                keep = np.ones(len(cand), dtype=bool)
+                if c.verify:
+                    # the estimate's standard error at 128 permutations is under 0.045: far below, not a pair
+                    near = est >= c.threshold - 0.15
+                    cand, est, keep = cand[near], est[near], keep[near]
+                    shingles: dict[int, np.ndarray] = {}
+
+                    def sh(i: int) -> np.ndarray:
+                        if i not in shingles:
+                            j = i - n_old
+                            shingles[i] = mh.shingle_hashes(texts[j], bool(cjk[j]), c.ngram, c.char_ngram)
+                        return shingles[i]
+
+                    for k, (a, b) in enumerate(cand):
+                        if a >= n_old and b >= n_old:  # both new: exact Jaccard from the shingle sets
+                            est[k] = mh.true_jaccard(sh(int(a)), sh(int(b)))
+                        keep[k] = est[k] >= c.threshold
+                for (a, b), j in zip(cand[keep], est[keep]):
+                    similarity[(int(a), int(b))] = float(j)
+                edges.append(cand[keep])
+        labels = mh.components(n, np.concatenate(edges).astype(np.int64))
+        kept, rejected = self.resolve(records, labels, n_old, old_ids, all_exact, sig, similarity)
+        if index is not None:
+            kept_ids = {id(k) for k in kept}
+            kept_rows = np.array([n_old + i for i, r in enumerate(records) if id(r) in kept_ids], dtype=np.int64)
+            index.append([records[i - n_old]["id"] for i in kept_rows], all_exact[kept_rows], sig[kept_rows])
+        if c.report:
+            self.write_report(Path(c.report), records, labels, n_old, old_ids)
+        return kept, rejected
+
+    def resolve(self, records, labels, n_old, old_ids, all_exact, sig, similarity):
+        c = self.config
+        n_new = len(records)
+        prio = {s: i for i, s in enumerate(c.keep.source_priority)}
+        prefer = np.zeros(n_new)
+        if c.keep.prefer:
+            vals = [_dotted(r, c.keep.prefer) for r in records]
+            prefer = np.array([v if isinstance(v, (int, float)) else np.nan for v in vals], dtype=float)
+            prefer = np.nan_to_num(-prefer if c.keep.prefer_max else prefer, nan=np.inf)
+        df = pl.DataFrame({
+            "row": np.arange(n_old + n_new, dtype=np.int64),
+            "label": labels.astype(np.int64),
+            "new": np.r_[np.zeros(n_old, bool), np.ones(n_new, bool)],
+            "prio": np.r_[np.zeros(n_old, np.int64),
+                          np.array([prio.get(r["source"], len(prio)) for r in records], dtype=np.int64)],
+            "prefer": np.r_[np.zeros(n_old), prefer],
+        })
+        survivors = (df.sort(["label", "new", "prio", "prefer", "row"]).group_by("label", maintain_order=True)
+                     .first().select("label", pl.col("row").alias("survivor")))
+        surv = dict(zip(survivors["label"].to_list(), survivors["survivor"].to_list()))
+        kept, rejected = [], []
+        for i, rec in enumerate(records):
+            row = n_old + i
+            s = surv[int(labels[row])]
+            if s == row:
+                kept.append(rec)
+                continue
+            dup_id = old_ids[s] if s < n_old else records[s - n_old]["id"]
+            exact_dup = all_exact[s] == all_exact[row]
+            if sig is not None:
+                sim = similarity.get((min(s, row), max(s, row)), float((sig[s] == sig[row]).mean()))
+            else:
+                sim = 1.0
+            detail = {"duplicate_of": dup_id, "similarity": round(1.0 if exact_dup else sim, 4),
+                      "cluster_size": int((labels == labels[row]).sum())}
+            rejected.append((rec, Reject("exact duplicate" if exact_dup else "near duplicate", detail)))
+        return kept, rejected
+
+    def write_report(self, path: Path, records, labels, n_old, old_ids) -> None:
+        new_labels = labels[n_old:]
+        counts = np.bincount(labels)
+        order = sorted({int(x) for x in new_labels if counts[x] > 1}, key=lambda x: (-counts[x], x))
+        lines = [f"# Largest duplicate clusters (threshold {self.config.threshold}, key {self.config.key})", ""]
+        for label in order[: self.config.report_clusters]:
+            lines += [f"## Cluster of {counts[label]}", "", "| source | id | text |", "|---|---|---|"]
+            for row in np.flatnonzero(labels == label):
+                if row < n_old:
+                    lines.append(f"| (index) | {old_ids[row]} | (kept by an earlier run) |")
+                    continue
+                r = records[row - n_old]
+                text = mh.record_text(r, self.config.key, self.config.field).replace("\n", " ").replace("|", "/")
+                lines.append(f"| {r['source']} | {r['id']} | {text[:240]} |")
+            lines.append("")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
