@@ -42,15 +42,21 @@ def shingle_hashes(text: str, cjk: bool, ngram: int, char_ngram: int) -> np.ndar
     return np.unique(flat[offsets[0]: offsets[1]])
 
 
-def _token_hashes(texts: list[str], pattern: str) -> tuple[np.ndarray, np.ndarray]:
-    """Normalised tokens of each text, hashed in polars; flat hashes and per-text token counts."""
+def nfkc_series(texts: list[str]):
+    """A polars Series of the texts, NFKC-normalised; ASCII texts skip it (it changes nothing, and costs
+    as much as tokenising)."""
     import polars as pl
 
     series = pl.Series(texts, dtype=pl.String)
     non_ascii = series.str.contains(r"[^\x00-\x7F]")
-    if non_ascii.any():  # NFKC changes nothing in ASCII text, and costs as much as tokenising
+    if non_ascii.any():
         series = pl.select(pl.when(non_ascii).then(series.str.normalize("NFKC")).otherwise(series)).to_series()
-    tokens = series.str.to_lowercase().str.extract_all(pattern)
+    return series
+
+
+def _token_hashes(texts: list[str], pattern: str) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised tokens of each text, hashed in polars; flat hashes and per-text token counts."""
+    tokens = nfkc_series(texts).str.to_lowercase().str.extract_all(pattern)
     lengths = tokens.list.len().fill_null(0).to_numpy().astype(np.int64)
     flat = tokens.explode().drop_nulls().hash(seed=HASH_SEED).to_numpy().astype(np.uint64)
     return flat, lengths

@@ -1,7 +1,8 @@
 """The runner: applies steps to records, over processes where a step allows it, with rejects and ledger.
 
-Per-record steps run on chunks; with several workers the chunks go to a process pool and come back in
-order, so the output is the same for any number of workers.
+Consecutive per-record steps run together on chunks of records; with several workers the chunks go to a
+process pool (one trip per chunk for the whole run of steps) and come back in order, so the output is the
+same for any number of workers. A global step sees all records at once.
 """
 
 from __future__ import annotations
@@ -37,47 +38,26 @@ def _run_chunk(step: RecordStep, records: list[Record]) -> tuple[list[Record], R
     return kept, rejected
 
 
-def _pool_task(args: tuple[RecordStep, list[Record]]) -> tuple[list[Record], Rejected]:
-    return _run_chunk(*args)
+def _run_chain(args: tuple[Sequence[RecordStep], list[Record]]) -> tuple[list[Record], list[tuple[int, Rejected]]]:
+    """A chunk through consecutive per-record steps in one go: one trip to a worker process, not one per step."""
+    steps, records = args
+    outcomes = []
+    for step in steps:
+        n_in = len(records)
+        records, rejected = _run_chunk(step, records)
+        outcomes.append((n_in, rejected))
+    return records, outcomes
 
 
-def apply_step(
-    step: Step,
-    records: list[Record],
-    *,
-    workers: int = 1,
-    pool: ProcessPoolExecutor | None = None,
-    on_progress: Callable[[int], None] | None = None,
-) -> tuple[list[Record], Rejected]:
-    if isinstance(step, GlobalStep):
-        kept, rejected = step.apply(records)
-        if on_progress:
-            on_progress(len(records))
-        return kept, rejected
-    assert isinstance(step, RecordStep)
-    chunks = [records[i: i + CHUNK] for i in range(0, len(records), CHUNK)]
-    kept, rejected = [], []
-    if workers > 1 and len(chunks) > 1:
-        own = pool is None
-        pool = pool or ProcessPoolExecutor(workers)
-        try:
-            results = pool.map(_pool_task, [(step, c) for c in chunks])
-            for (k, r), c in zip(results, chunks):
-                kept += k
-                rejected += r
-                if on_progress:
-                    on_progress(len(c))
-        finally:
-            if own:
-                pool.shutdown()
-    else:
-        for c in chunks:
-            k, r = _run_chunk(step, c)
-            kept += k
-            rejected += r
-            if on_progress:
-                on_progress(len(c))
-    return kept, rejected
+def _groups(steps: Sequence[Step]) -> list[list[Step]]:
+    """Consecutive per-record steps run together; a global step runs alone."""
+    groups: list[list[Step]] = []
+    for step in steps:
+        if isinstance(step, RecordStep) and groups and isinstance(groups[-1][-1], RecordStep):
+            groups[-1].append(step)
+        else:
+            groups.append([step])
+    return groups
 
 
 def run_steps(
@@ -93,23 +73,49 @@ def run_steps(
     workers = workers or os.cpu_count() or 1
     pool = ProcessPoolExecutor(workers) if workers > 1 else None
     try:
-        for step in steps:
-            n_in = len(records)
-            tick = progress(step.name, n_in) if progress else None
-            kept, rejected = apply_step(step, records, workers=workers, pool=pool, on_progress=tick)
-            if rejects is not None:
-                rejects.write([reject(step.name, r.reason, record=rec, detail=r.detail,
-                                      source_file=rec.get("meta", {}).get("provenance", {}).get("file"),
-                                      locator=rec.get("meta", {}).get("provenance", {}).get("locator"))
-                               for rec, r in rejected])
-            ledger.record(step.name, records_in=n_in, kept=len(kept),
-                          rejected_reasons=[r.reason for _, r in rejected])
-            ledger.entry(step.name).check()
-            records = kept
+        for group in _groups(steps):
+            label = " -> ".join(s.name for s in group)
+            tick = progress(label, len(records)) if progress else None
+            if isinstance(group[0], GlobalStep):
+                n_in = len(records)
+                kept, rejected = group[0].apply(records)
+                _account(group[0], n_in, len(kept), rejected, rejects, ledger)
+                if tick:
+                    tick(n_in)
+                records = kept
+                continue
+            chunks = [records[i: i + CHUNK] for i in range(0, len(records), CHUNK)]
+            jobs = [(group, c) for c in chunks]
+            results = pool.map(_run_chain, jobs) if pool is not None and len(chunks) > 1 else map(_run_chain, jobs)
+            totals = [[0, []] for _ in group]
+            kept_all: list[Record] = []
+            for (kept, outcomes), chunk in zip(results, chunks):
+                kept_all += kept
+                for k, (n_in, rejected) in enumerate(outcomes):
+                    totals[k][0] += n_in
+                    totals[k][1] += rejected
+                if tick:
+                    tick(len(chunk))
+            survivors = len(records)
+            for step, (n_in, rejected) in zip(group, totals):
+                survivors -= len(rejected)
+                _account(step, n_in, survivors, rejected, rejects, ledger)
+            records = kept_all
     finally:
         if pool is not None:
             pool.shutdown()
     return records
+
+
+def _account(step: Step, n_in: int, n_kept: int, rejected: Rejected, rejects: RejectWriter | None,
+             ledger: Ledger) -> None:
+    if rejects is not None:
+        rejects.write([reject(step.name, r.reason, record=rec, detail=r.detail,
+                              source_file=rec.get("meta", {}).get("provenance", {}).get("file"),
+                              locator=rec.get("meta", {}).get("provenance", {}).get("locator"))
+                       for rec, r in rejected])
+    ledger.record(step.name, records_in=n_in, kept=n_kept, rejected_reasons=[r.reason for _, r in rejected])
+    ledger.entry(step.name).check()
 
 
 def build_steps(spec: Sequence[tuple[str, dict[str, Any] | None]]) -> list[Step]:

@@ -106,8 +106,7 @@ class Dedupe(GlobalStep):
     config: DedupeConfig
 
     def exact_hashes(self, texts: list[str]) -> np.ndarray:
-        s = pl.Series(texts, dtype=pl.String)
-        norm = s.str.normalize("NFKC").str.to_lowercase().str.replace_all(r"[^\w]+", " ").str.strip_chars()
+        norm = mh.nfkc_series(texts).str.to_lowercase().str.replace_all(r"[^\w]+", " ").str.strip_chars()
         return norm.hash(seed=mh.HASH_SEED).to_numpy().astype(np.uint64)
 
     def cjk_flags(self, records: list[Record], texts: list[str]) -> np.ndarray:
@@ -166,18 +165,18 @@ class Dedupe(GlobalStep):
                     # the estimate's standard error at 128 permutations is under 0.045: far below, not a pair
                     near = est >= c.threshold - 0.15
                     cand, est, keep = cand[near], est[near], keep[near]
-                    shingles: dict[int, np.ndarray] = {}
+                    both_new = (cand[:, 0] >= n_old) & (cand[:, 1] >= n_old)
+                    rows = np.unique(cand[both_new].ravel()) - n_old  # their shingles, in one batch
+                    flat, offsets = mh.shingle_batch([texts[i] for i in rows], cjk[rows], c.ngram, c.char_ngram)
+                    slot = {int(r): k for k, r in enumerate(rows)}
 
                     def sh(i: int) -> np.ndarray:
-                        if i not in shingles:
-                            j = i - n_old
-                            shingles[i] = mh.shingle_hashes(texts[j], bool(cjk[j]), c.ngram, c.char_ngram)
-                        return shingles[i]
+                        k = slot[i - n_old]
+                        return np.unique(flat[offsets[k]: offsets[k + 1]])
 
-                    for k, (a, b) in enumerate(cand):
-                        if a >= n_old and b >= n_old:  # both new: exact Jaccard from the shingle sets
-                            est[k] = mh.true_jaccard(sh(int(a)), sh(int(b)))
-                        keep[k] = est[k] >= c.threshold
+                    for k in np.flatnonzero(both_new):  # both new: exact Jaccard from the shingle sets
+                        est[k] = mh.true_jaccard(sh(int(cand[k, 0])), sh(int(cand[k, 1])))
+                    keep = est >= c.threshold
                 for (a, b), j in zip(cand[keep], est[keep]):
                     similarity[(int(a), int(b))] = float(j)
                 edges.append(cand[keep])
