@@ -63,10 +63,20 @@ def _dotted(record: dict, path: str) -> Any:
     return value
 
 
-def _batch_signatures(args: tuple[list[str], np.ndarray, DedupeConfig]) -> tuple[np.ndarray, np.ndarray]:
-    texts, cjk, c = args
+def exact_hashes(texts: list[str]) -> np.ndarray:
+    """Hash of the normalised text: case, width, punctuation and spacing do not make texts different."""
+    norm = mh.nfkc_series(texts).str.to_lowercase().str.replace_all(r"[^\w]+", " ").str.strip_chars()
+    return norm.hash(seed=mh.HASH_SEED).to_numpy().astype(np.uint64)
+
+
+def _batch_hashes(args: tuple[list[str], np.ndarray, DedupeConfig, bool]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Exact hashes and, when near duplicates are wanted, MinHash signatures of one batch of texts."""
+    texts, cjk, c, near = args
+    exact = exact_hashes(texts)
+    if not near:
+        return exact, None
     flat, offsets = mh.shingle_batch(texts, cjk, c.ngram, c.char_ngram)
-    return mh.signatures(flat, offsets, c.num_perm, c.seed), np.diff(offsets)
+    return exact, mh.signatures(flat, offsets, c.num_perm, c.seed)
 
 
 class Index:
@@ -105,28 +115,26 @@ class Dedupe(GlobalStep):
     Config = DedupeConfig
     config: DedupeConfig
 
-    def exact_hashes(self, texts: list[str]) -> np.ndarray:
-        norm = mh.nfkc_series(texts).str.to_lowercase().str.replace_all(r"[^\w]+", " ").str.strip_chars()
-        return norm.hash(seed=mh.HASH_SEED).to_numpy().astype(np.uint64)
-
     def cjk_flags(self, records: list[Record], texts: list[str]) -> np.ndarray:
         mode = self.config.shingle
         if mode != "auto":
             return np.full(len(texts), mode == "char")
         return np.array([mh.is_cjk(t, r.get("lang")) for r, t in zip(records, texts)], dtype=bool)
 
-    def compute_signatures(self, texts: list[str], cjk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def compute_hashes(self, texts: list[str], cjk: np.ndarray, near: bool) -> tuple[np.ndarray, np.ndarray | None]:
         c = self.config
-        jobs = [(texts[i: i + c.batch_size], cjk[i: i + c.batch_size], c) for i in range(0, len(texts), c.batch_size)]
+        jobs = [(texts[i: i + c.batch_size], cjk[i: i + c.batch_size], c, near)
+                for i in range(0, len(texts), c.batch_size)]
         if c.workers > 1 and len(jobs) > 1:
             # spawn, not fork: a forked child inherits polars' thread pool locked and hangs
             with ProcessPoolExecutor(c.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-                results = list(pool.map(_batch_signatures, jobs))
+                results = list(pool.map(_batch_hashes, jobs))
         else:
-            results = [_batch_signatures(j) for j in jobs]
+            results = [_batch_hashes(j) for j in jobs]
         if not results:
-            return np.zeros((0, c.num_perm), dtype=np.uint32), np.zeros(0, dtype=np.int64)
-        return np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results])
+            return np.zeros(0, dtype=np.uint64), np.zeros((0, c.num_perm), dtype=np.uint32) if near else None
+        exact = np.concatenate([r[0] for r in results])
+        return exact, (np.concatenate([r[1] for r in results]) if near else None)
 
     def apply(self, records):
         c = self.config
@@ -135,7 +143,9 @@ class Dedupe(GlobalStep):
         index = Index(Path(c.index_dir), c) if c.index_dir else None
         old_ids, old_exact, old_sig = index.load() if index else ([], np.zeros(0, np.uint64), None)
         n_old = len(old_ids)
-        exact = self.exact_hashes(texts) if texts else np.zeros(0, dtype=np.uint64)
+        need_sig = c.near or index is not None
+        cjk = self.cjk_flags(records, texts)
+        exact, new_sig = self.compute_hashes(texts, cjk, need_sig)
         all_exact = np.concatenate([old_exact, exact])
         n = n_old + n_new
         edges = [np.zeros((0, 2), dtype=np.int64)]
@@ -145,12 +155,8 @@ class Dedupe(GlobalStep):
             e = (df.with_columns(pl.col("row").min().over("h").alias("root"))
                  .filter(pl.col("row") != pl.col("root")).select("root", "row").to_numpy())
             edges.append(e)
-        sig = None
         similarity: dict[tuple[int, int], float] = {}
-        if c.near or index is not None:
-            cjk = self.cjk_flags(records, texts)
-            new_sig, n_shingles = self.compute_signatures(texts, cjk)
-            sig = np.concatenate([old_sig, new_sig]) if n_old else new_sig
+        sig = (np.concatenate([old_sig, new_sig]) if n_old else new_sig) if need_sig else None
         if c.near and n > 1:
             if c.bands and c.rows:
                 bands, rows_per_band = c.bands, c.rows
