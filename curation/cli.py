@@ -13,7 +13,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .commands import CLEAN_CHAIN
 from .errors import MedcurateError
+from .io.parallel import read_parallel
 from .io.reader import SourceSpec, read_batches, read_table
 from .io.writers import open_writer
 from .ledger import Ledger
@@ -163,7 +165,7 @@ def convert(
         spec = SourceSpec(path=input, format=format, fields=parse_fields(fields), name=source, lang=lang)
         writer = open_writer(output, to)
         with RejectWriter(rejects_path) as rw, progress_bar(f"converting {input}") as tick:
-            for table in read_batches(spec, rejects=rw, ledger=ledger, strict=strict, on_progress=tick):
+            for table in read_parallel(spec, rejects=rw, ledger=ledger, strict=strict, on_progress=tick):
                 writer.write(table)
             writer.close()
         ledger.check()
@@ -239,21 +241,9 @@ def _run_steps(input: str, output: Path, names: tuple[str, ...], config: Path | 
     out.print(f"wrote {result.written:,} records to {output}; rejects in {result.rejects_path}")
 
 
-@app.command()
-def clean(
-    input: Annotated[str, typer.Argument(help="Input records, any readable format.")],
-    output: Annotated[Path, typer.Argument(help="Output: .jsonl[.gz], .parquet, or a folder for hf.")],
-    config: ConfigOpt = None,
-    rejects: RejectsOpt = None,
-    workers: WorkersOpt = 1,
-) -> None:
-    """The default cleaning chain: normalize -> langid -> pii -> quality."""
-    from .commands import CLEAN_CHAIN
+def _steps_command(name: str, steps: tuple[str, ...], doc: str) -> None:
+    """Register a command that runs these steps over one input file."""
 
-    _run_steps(input, output, CLEAN_CHAIN, config, rejects, workers)
-
-
-def _single_step_command(name: str, doc: str) -> None:
     def command(
         input: Annotated[str, typer.Argument(help="Input records, any readable format.")],
         output: Annotated[Path, typer.Argument(help="Output: .jsonl[.gz], .parquet, or a folder for hf.")],
@@ -261,7 +251,7 @@ def _single_step_command(name: str, doc: str) -> None:
         rejects: RejectsOpt = None,
         workers: WorkersOpt = 1,
     ) -> None:
-        _run_steps(input, output, (name,), config, rejects, workers)
+        _run_steps(input, output, steps, config, rejects, workers)
 
     command.__doc__ = doc
     app.command(name=name)(command)
@@ -309,18 +299,20 @@ def decontaminate(
                {"decontaminate": {k: v for k, v in given.items() if v is not None}})
 
 
+_steps_command("clean", CLEAN_CHAIN,
+               "The default cleaning chain: normalize -> langid -> pii -> quality.")
 for _name, _doc in (("normalize", "Unicode, mojibake, control characters, whitespace, HTML to text."),
                     ("langid", "Language of each record and role; keep-list, confidence, mixed pairs."),
                     ("pii", "Replace personal data with typed placeholders (<EMAIL>, <PHONE>, ...)."),
                     ("quality", "Length, repetition, refusals, truncation and medical-relevance filters.")):
-    _single_step_command(_name, _doc)
+    _steps_command(_name, (_name,), _doc)
 
 
 @app.command()
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Where the demo writes its outputs.")] = Path("out/demo"),
 ) -> None:
-    """Read every shipped sample file, validate and convert it, and print the ledger and stats."""
+    """The demo job: every shipped sample file read, cleaned and deduplicated; ledger, stats and charts."""
     from .demo import run_demo
 
     try:

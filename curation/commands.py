@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .errors import MedcurateError
-from .io.reader import SourceSpec, read_batches
+from .io.parallel import read_parallel
+from .io.reader import SourceSpec
 from .io.writers import open_writer
 from .ledger import Ledger
 from .pipeline import build_steps, run_steps
@@ -69,8 +70,8 @@ def run_step_command(
     ) as progress:
         task = progress.add_task(f"reading {input}", total=None)
         records = []
-        for table in read_batches(SourceSpec(path=input), rejects=rw, ledger=ledger,
-                                  on_progress=lambda n: progress.advance(task, n)):
+        for table in read_parallel(SourceSpec(path=input), rejects=rw, ledger=ledger,
+                                   on_progress=lambda n: progress.advance(task, n)):
             records.extend(from_table(table))
 
         def step_progress(name: str, total: int):

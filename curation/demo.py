@@ -9,6 +9,7 @@ from typing import Any
 import pyarrow as pa
 from rich.console import Console
 
+from .commands import CLEAN_CHAIN
 from .io.reader import SourceSpec, read_batches
 from .io.writers import open_writer
 from .ledger import Ledger
@@ -18,7 +19,7 @@ from .rejects import RejectWriter, read_rejects
 from .stats import plot_stats
 
 DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet", ".gz", ".zst")
-DEMO_STEPS = [("normalize", None), ("langid", None), ("pii", None), ("quality", None), ("dedupe", None)]
+DEMO_STEPS = [(name, None) for name in (*CLEAN_CHAIN, "dedupe")]
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -214,11 +214,6 @@ def components(n: int, edges: np.ndarray) -> np.ndarray:
     m = coo_matrix((np.ones(len(edges), dtype=np.int8), (edges[:, 0], edges[:, 1])), shape=(n, n))
     _, labels = connected_components(m, directed=False)
     return labels
-
-
-def iter_texts(records: Iterable[dict], key: str, field: str | None) -> Iterable[str]:
-    for r in records:
-        yield record_text(r, key, field)
 
 
 def record_text(record: dict, key: str = "conversation", field: str | None = None) -> str:

@@ -8,6 +8,7 @@ in `curation.pipeline`.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -41,21 +42,23 @@ class Step:
         return cls(cls.Config.model_validate(options or {}))
 
 
-class RecordStep(Step):
+class RecordStep(Step, ABC):
     scope = "record"
 
     def setup(self) -> None:
         """Load what the step needs (models, lexicons) once per process, not once per record."""
 
+    @abstractmethod
     def process(self, record: Record) -> str | Reject | None:
-        raise NotImplementedError  # an abstract method: every registered step overrides it
+        """Measure into `record["meta"]`, edit if the step edits, and return a reject reason or None."""
 
 
-class GlobalStep(Step):
+class GlobalStep(Step, ABC):
     scope = "global"
 
+    @abstractmethod
     def apply(self, records: list[Record]) -> tuple[list[Record], list[tuple[Record, Reject]]]:
-        raise NotImplementedError  # an abstract method: every registered step overrides it
+        """Kept records and (record, reject) pairs; every input record is in exactly one of them."""
 
 
 STEPS: dict[str, type[Step]] = {}
