@@ -11,14 +11,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import orjson
 import pyarrow as pa
 
 from ..ledger import Ledger
 from ..record import to_table
 from ..rejects import RejectWriter
 from .reader import Chunk, SourceSpec, SourceTally, adapt_rows, open_source, read_batches
-from .sources import RawRow
+from .sources import RawRow, parse_jsonl_line
 
 RANGE_BYTES = 8 << 20
 
@@ -43,20 +42,9 @@ def _rows_of_range(path: str, start: int, end: int, first_line: int) -> Iterator
     with open(path, "rb") as fh:
         fh.seek(start)
         data = fh.read(end - start)
-    loads = orjson.loads
     for n, line in enumerate(data.split(b"\n"), first_line):
-        if not line.strip():
-            continue
-        try:
-            yield f"line {n}", loads(line), None, None
-        except orjson.JSONDecodeError as e:
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError as ue:
-                reason = f"invalid UTF-8 (at byte {ue.start})"
-            else:
-                reason = f"malformed JSON ({e})"
-            yield f"line {n}", None, line.decode("utf-8", "backslashreplace").rstrip("\r"), reason
+        if line.strip():
+            yield parse_jsonl_line(n, line)
 
 
 def _work(args: tuple[SourceSpec, str, int, int, int, bool]) -> tuple[Chunk, pa.Table | None]:

@@ -63,22 +63,25 @@ def _raw_text(line: bytes) -> str:
     return line.decode("utf-8", errors="backslashreplace").rstrip("\r\n")
 
 
+def parse_jsonl_line(n: int, line: bytes) -> RawRow:
+    """One JSON line to a row, or to a parse error that says whether the JSON or the UTF-8 is broken."""
+    try:
+        return f"line {n}", orjson.loads(line), None, None
+    except orjson.JSONDecodeError as e:
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as ue:
+            reason = f"invalid UTF-8 (at byte {ue.start})"
+        else:
+            reason = f"malformed JSON ({e})"
+        return f"line {n}", None, _raw_text(line), reason
+
+
 def iter_jsonl(path: Path) -> Iterator[RawRow]:
-    loads = orjson.loads
     with open_binary(path) as fh:
         for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                yield f"line {n}", loads(line), None, None
-            except orjson.JSONDecodeError as e:
-                try:
-                    line.decode("utf-8")
-                except UnicodeDecodeError as ue:
-                    reason = f"invalid UTF-8 (at byte {ue.start})"
-                else:
-                    reason = f"malformed JSON ({e})"
-                yield f"line {n}", None, _raw_text(line), reason
+            if line.strip():
+                yield parse_jsonl_line(n, line)
 
 
 def iter_json(path: Path) -> Iterator[RawRow]:
