@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import MedcurateError, RecordError, StrictModeError, describe
 from ..ledger import Ledger
-from ..record import from_table, to_table
+from ..record import empty_table, from_table, to_table
 from ..rejects import RejectWriter, reject
 from .detect import detect_format
 from .formats import FORMATS
@@ -201,20 +201,14 @@ def read_batches(
     tally.close()
 
 
-def read_records(spec: SourceSpec | str, **kwargs: Any) -> list[dict[str, Any]]:
-    """All records of a source as dicts: convenient for small data and tests."""
-    if isinstance(spec, str):
-        spec = SourceSpec(path=spec)
-    out: list[dict[str, Any]] = []
-    for table in read_batches(spec, **kwargs):
-        out.extend(from_table(table))
-    return out
-
-
 def read_table(spec: SourceSpec | str, **kwargs: Any) -> pa.Table:
+    """All records of a source in one Arrow table."""
     if isinstance(spec, str):
         spec = SourceSpec(path=spec)
-    from ..record import empty_table
-
     tables = list(read_batches(spec, **kwargs))
     return pa.concat_tables(tables) if tables else empty_table()
+
+
+def read_records(spec: SourceSpec | str, **kwargs: Any) -> list[dict[str, Any]]:
+    """All records of a source as dicts: convenient for small data and tests."""
+    return from_table(read_table(spec, **kwargs))

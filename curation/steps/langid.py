@@ -118,6 +118,8 @@ class LangidConfig(StepConfig):
 class Langid(RecordStep):
     Config = LangidConfig
     config: LangidConfig
+    # langdetect's profiles, loaded once per process: kept on the class because a worker receives a freshly
+    # unpickled step with every chunk, and reloading the profiles per chunk would cost more than the chunk
     _factory = None
 
     def setup(self) -> None:
