@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/medcurate demo
+	$(BIN)/medcurate run recipes/demo.yaml
 
 test: $(STAMP)
 	$(BIN)/ruff check curation training tests benchmarks

@@ -10,7 +10,9 @@ from .record import json_schema as record_schema
 
 
 def all_schemas() -> dict[str, dict[str, Any]]:
-    return {"record.schema.json": record_schema()}
+    from .recipe.model import recipe_schema
+
+    return {"record.schema.json": record_schema(), "recipe.schema.json": recipe_schema()}
 
 
 def render(schema: dict[str, Any]) -> str:

@@ -41,6 +41,13 @@ class Step:
     def from_dict(cls, options: dict[str, Any] | None) -> Step:
         return cls(cls.Config.model_validate(options or {}))
 
+    def bind(self, **context: Any) -> None:
+        """Run context a step may need (the recipe's LLM endpoints, the work dir for caches); most ignore it."""
+
+    def summary(self) -> dict[str, Any]:
+        """What the step wants in the manifest besides counts (LLM requests, tokens and cost)."""
+        return {}
+
 
 class RecordStep(Step, ABC):
     scope = "record"

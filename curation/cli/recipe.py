@@ -1,0 +1,140 @@
+"""Commands over recipes: validate, plan, run, and push an exported dataset to the Hub."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..errors import MedcurateError
+from ..recipe import RecipeError, load_recipe
+from .app import WorkersOpt, app, console, fail, out, print_ledger
+
+RecipeArg = Annotated[Path, typer.Argument(help="A recipe YAML file.")]
+
+
+@app.command()
+def validate(recipe: RecipeArg) -> None:
+    """Check a recipe; every problem is reported at once, with its YAML path and line."""
+    try:
+        loaded = load_recipe(recipe)
+    except RecipeError as e:
+        console.print(str(e), highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except MedcurateError as e:
+        fail(str(e))
+    r = loaded.recipe
+    out.print(f"{recipe}: valid ({len(loaded.sources)} source files, {len(r.steps)} steps, "
+              f"{len(r.mixture)} stages)")
+
+
+@app.command()
+def plan(recipe: RecipeArg) -> None:
+    """Each step of a recipe as cached or to run, with record counts where known."""
+    from ..run import make_plan
+
+    try:
+        loaded = load_recipe(recipe)
+        p = make_plan(loaded)
+    except RecipeError as e:
+        console.print(str(e), highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except MedcurateError as e:
+        fail(str(e))
+    t = Table(title=f"plan for {recipe} (work dir {loaded.work_dir})")
+    for col in ("stage", "status", "records out", "fingerprint"):
+        t.add_column(col, justify="right" if col == "records out" else "left")
+    blocked = False
+    for src in p.sources:
+        cached = src.entry.done
+        t.add_row(f"read {src.spec.source_name()}", "cached" if cached else "[yellow]to run[/]",
+                  f"{src.entry.info()['records']:,}" if cached else "", src.fingerprint)
+    for s in p.steps:
+        cached = s.cached and not blocked
+        blocked = blocked or not cached
+        t.add_row(s.id, "cached" if cached else "[yellow]to run[/]",
+                  f"{s.entry.info()['records']:,}" if cached else "", s.fingerprint)
+    manifest = loaded.output / "manifest.json"
+    exported = manifest.exists() and p.export_fingerprint in manifest.read_text()
+    t.add_row("mixture + export", "cached" if exported and not blocked else "[yellow]to run[/]", "",
+              p.export_fingerprint)
+    out.print(t)
+
+
+@app.command()
+def run(
+    recipe: RecipeArg,
+    force: Annotated[list[str] | None, typer.Option("--force", help="Recompute this step and all after it "
+                                                                    "(repeatable; 'read' re-reads sources).")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Stop after this step (no mixture or export).")] = None,
+    workers: WorkersOpt = 0,
+) -> None:
+    """Build the datasets a recipe describes; cached steps are reused, an interrupted run resumes."""
+    from ..run import run_recipe
+
+    try:
+        loaded = load_recipe(recipe)
+    except RecipeError as e:
+        console.print(str(e), highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except MedcurateError as e:
+        fail(str(e))
+    import datasets
+
+    datasets.disable_progress_bars()
+    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+
+        def step_progress(name: str, total: int):
+            task = progress.add_task(name, total=total or None)
+            return lambda n: progress.advance(task, n)
+
+        try:
+            result = run_recipe(loaded, force=tuple(force or ()), until=until, workers=workers or None,
+                                progress=step_progress, say=lambda m: console.print(m, highlight=False))
+        except MedcurateError as e:
+            fail(str(e))
+    print_ledger(result.ledger)
+    if result.manifest:
+        t = Table(title="stages")
+        for col in ("stage", "train", "validation", "replayed", "languages"):
+            t.add_column(col, justify="left" if col in ("stage", "languages") else "right")
+        for name, st in result.manifest["stages"].items():
+            langs = ", ".join(f"{k} {v}" for k, v in st["by_language"].items())
+            t.add_row(name, f"{st['train']:,}", f"{st['validation']:,}", f"{st['replayed']:,}", langs)
+        out.print(t)
+        llm = result.manifest.get("llm") or {}
+        if llm.get("requests"):
+            out.print(f"LLM: {llm['requests']:,} requests, {llm['prompt_tokens']:,} prompt + "
+                      f"{llm['completion_tokens']:,} completion tokens, cost {llm['cost']:.4f}")
+        first = next(iter(result.manifest["stages"]), "stage1")
+        out.print(f"dataset: {loaded.output} (datasets.load_dataset('{loaded.output}', '{first}')); "
+                  f"manifest: {loaded.output / 'manifest.json'}; rejects: {loaded.output / 'rejects.jsonl'}")
+    out.print(f"ran: {', '.join(result.ran) or 'nothing'}; reused from {loaded.work_dir}: {len(result.reused)}")
+
+
+@app.command()
+def push(
+    folder: Annotated[Path, typer.Argument(help="An exported dataset folder (with README.md and data/).")],
+    repo_id: Annotated[str, typer.Argument(help="user/name on the Hugging Face Hub.")],
+    private: Annotated[bool, typer.Option("--private", help="Create the repository as private.")] = False,
+    token_env: Annotated[str, typer.Option("--token-env", help="Environment variable holding the token.")] = "HF_TOKEN",
+) -> None:
+    """Upload an exported dataset (card, parquet shards, charts) to the Hugging Face Hub."""
+    import os
+
+    from huggingface_hub import HfApi
+
+    if not (folder / "README.md").exists() or not (folder / "data").is_dir():
+        fail(f"{folder}: not an exported dataset (no README.md and data/ inside)")
+    api = HfApi(token=os.environ.get(token_env) or None)
+    try:
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset",
+                          allow_patterns=["README.md", "data/**", "charts/**", "manifest.json"])
+    except Exception as e:  # offline, no token, no permission: one line, not a traceback
+        fail(f"push to {repo_id} failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+    out.print(f"pushed {folder} to https://huggingface.co/datasets/{repo_id}")

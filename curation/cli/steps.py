@@ -1,0 +1,92 @@
+"""Commands that run steps over one input file: clean and its parts, dedupe, decontaminate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..commands import CLEAN_CHAIN
+from ..errors import MedcurateError
+from .app import ConfigOpt, RejectsOpt, WorkersOpt, app, console, fail, out, print_ledger
+
+
+def _run_steps(input: str, output: Path, names: tuple[str, ...], config: Path | None, rejects: Path | None,
+               workers: int, options: dict | None = None) -> None:
+    from ..commands import run_step_command
+
+    try:
+        result = run_step_command(input, output, names, config=config, options=options, rejects=rejects,
+                                  workers=workers, console=console)
+    except MedcurateError as e:
+        fail(str(e))
+    print_ledger(result.ledger)
+    out.print(f"wrote {result.written:,} records to {output}; rejects in {result.rejects_path}")
+
+
+def _steps_command(name: str, steps: tuple[str, ...], doc: str) -> None:
+    """Register a command that runs these steps over one input file."""
+
+    def command(
+        input: Annotated[str, typer.Argument(help="Input records, any readable format.")],
+        output: Annotated[Path, typer.Argument(help="Output: .jsonl[.gz], .parquet, or a folder for hf.")],
+        config: ConfigOpt = None,
+        rejects: RejectsOpt = None,
+        workers: WorkersOpt = 1,
+    ) -> None:
+        _run_steps(input, output, steps, config, rejects, workers)
+
+    command.__doc__ = doc
+    app.command(name=name)(command)
+
+
+@app.command()
+def dedupe(
+    input: Annotated[str, typer.Argument(help="Input records, any readable format.")],
+    output: Annotated[Path, typer.Argument(help="Output: .jsonl[.gz], .parquet, or a folder for hf.")],
+    threshold: Annotated[float | None, typer.Option(help="Jaccard similarity of near duplicates.")] = None,
+    num_perm: Annotated[int | None, typer.Option("--num-perm", help="MinHash permutations.")] = None,
+    ngram: Annotated[int | None, typer.Option(help="Words per shingle.")] = None,
+    key: Annotated[str | None, typer.Option(help="conversation | user | field")] = None,
+    field: Annotated[str | None, typer.Option(help="With --key field: a dotted path, e.g. mcq.question.")] = None,
+    exact_only: Annotated[bool, typer.Option("--exact-only", help="Only exact duplicates.")] = False,
+    index: Annotated[Path | None, typer.Option("--index", help="Persistent index folder (incremental).")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Write the largest clusters (Markdown).")] = None,
+    config: ConfigOpt = None,
+    rejects: RejectsOpt = None,
+    workers: WorkersOpt = 1,
+) -> None:
+    """Remove exact and near duplicates (MinHash LSH) across all sources."""
+    given = {"threshold": threshold, "num_perm": num_perm, "ngram": ngram, "key": key, "field": field,
+             "index_dir": str(index) if index else None, "report": str(report) if report else None,
+             "workers": workers if workers > 1 else None, "near": False if exact_only else None}
+    options = {k: v for k, v in given.items() if v is not None}
+    _run_steps(input, output, ("dedupe",), config, rejects, 1, {"dedupe": options})
+    if report:
+        out.print(f"cluster report: {report}")
+
+
+@app.command()
+def decontaminate(
+    input: Annotated[str, typer.Argument(help="Input records, any readable format.")],
+    output: Annotated[Path, typer.Argument(help="Output: .jsonl[.gz], .parquet, or a folder for hf.")],
+    benchmark: Annotated[list[str], typer.Option("--benchmark", "-b", help="A benchmark file (repeatable).")],
+    ngram: Annotated[int | None, typer.Option(help="Words in a shared n-gram (default 13).")] = None,
+    near_threshold: Annotated[float | None, typer.Option(help="Jaccard of a near-duplicate question.")] = None,
+    config: ConfigOpt = None,
+    rejects: RejectsOpt = None,
+) -> None:
+    """Remove records that overlap evaluation benchmarks (shared n-grams or near-duplicate questions)."""
+    given = {"benchmarks": benchmark, "ngram": ngram, "near_threshold": near_threshold}
+    _run_steps(input, output, ("decontaminate",), config, rejects, 1,
+               {"decontaminate": {k: v for k, v in given.items() if v is not None}})
+
+
+_steps_command("clean", CLEAN_CHAIN,
+               "The default cleaning chain: normalize -> langid -> pii -> quality.")
+for _name, _doc in (("normalize", "Unicode, mojibake, control characters, whitespace, HTML to text."),
+                    ("langid", "Language of each record and role; keep-list, confidence, mixed pairs."),
+                    ("pii", "Replace personal data with typed placeholders (<EMAIL>, <PHONE>, ...)."),
+                    ("quality", "Length, repetition, refusals, truncation and medical-relevance filters.")):
+    _steps_command(_name, (_name,), _doc)

@@ -1,0 +1,280 @@
+"""`medcurate run`: a recipe end to end (read → steps → mixture → export), each stage cached in the work dir.
+
+The plan is computed first: a fingerprint per source and per step, chained, so a step is cached exactly
+when it and everything before it are unchanged. The run then loads the last cached output and computes
+the rest, committing each step as it finishes, which is also what makes an interrupted run resumable.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from . import __version__
+from .errors import MedcurateError
+from .export import export_stages
+from .io import reader as reader_module
+from .io.reader import SourceSpec, read_batches
+from .ledger import Ledger
+from .mixture import mix_all
+from .pipeline import run_steps
+from .recipe.load import LoadedRecipe
+from .recipe.model import in_scope
+from .record import from_table, to_table
+from .steps import get_step
+from .steps.base import Record, Step
+from .workdir import Entry, WorkDir, code_version, file_digest, fingerprint
+
+PACKAGES = ("medcurate", "datasets", "pyarrow", "polars", "pydantic", "transformers", "torch", "openai", "rensa")
+Progress = Callable[[str, int], Callable[[int], None]]
+
+
+@dataclass
+class PlannedSource:
+    spec: SourceSpec
+    digest: str
+    fingerprint: str
+    entry: Entry
+
+
+@dataclass
+class PlannedStep:
+    index: int
+    id: str
+    name: str
+    fingerprint: str
+    entry: Entry
+    options: dict[str, Any]
+    sources: list[str]
+    tags: list[str]
+
+    @property
+    def cached(self) -> bool:
+        return self.entry.done
+
+
+@dataclass
+class Plan:
+    sources: list[PlannedSource]
+    steps: list[PlannedStep]
+    export_fingerprint: str
+
+
+@dataclass
+class RunResult:
+    plan: Plan
+    ledger: Ledger
+    manifest: dict[str, Any]
+    ran: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    exported: bool = False
+
+
+def make_plan(loaded: LoadedRecipe) -> Plan:
+    recipe, work = loaded.recipe, WorkDir(loaded.work_dir)
+    reader_code = code_version(reader_module, SourceSpec, from_table)
+    sources = []
+    for spec in loaded.sources:
+        digest = file_digest(Path(spec.path))
+        fp = fingerprint("read", spec.model_dump(mode="json", exclude={"path"}), digest, reader_code)
+        sources.append(PlannedSource(spec, digest, fp, work.read_entry(spec.source_name(), fp)))
+    previous = fingerprint("inputs", [s.fingerprint for s in sources])
+    steps = []
+    for i, (entry, step_id) in enumerate(zip(recipe.steps, loaded.step_ids)):
+        cls = get_step(entry.step)
+        options = entry.config.model_dump(mode="json")
+        llm = recipe.llm.model_dump(mode="json") if getattr(cls, "uses_llm", False) else None
+        previous = fingerprint("step", previous, entry.step, options, entry.sources, entry.tags, llm, recipe.seed,
+                               code_version(cls))
+        steps.append(PlannedStep(i, step_id, entry.step, previous, work.step_entry(i, step_id, previous), options,
+                                 entry.sources, entry.tags))
+    export = fingerprint("export", previous, recipe.model_dump(mode="json", include={"mixture", "export", "seed",
+                                                                                      "name", "description"}),
+                         code_version(export_stages), code_version(mix_all))
+    return Plan(sources, steps, export)
+
+
+def _tags_of(loaded: LoadedRecipe) -> dict[str, list[str]]:
+    tags: dict[str, list[str]] = {}
+    for spec in loaded.sources:
+        have = tags.setdefault(spec.source_name(), [])
+        have.extend(t for t in spec.tags if t not in have)
+    return tags
+
+
+def _read_source(src: PlannedSource, work: WorkDir, progress: Progress | None) -> Entry:
+    pending = work.pending(src.entry)
+    ledger = Ledger()
+    try:
+        tick = progress(f"read {src.spec.source_name()}", 0) if progress else None
+        records: list[Record] = []
+        for table in read_batches(src.spec, rejects=pending.rejects, ledger=ledger, on_progress=tick):
+            records.extend(from_table(table))
+        return pending.commit(records, ledger, {"source": src.spec.source_name(), "digest": src.digest})
+    except BaseException:
+        pending.abandon()
+        raise
+
+
+def _run_step(planned: PlannedStep, step: Step, records: list[Record], work: WorkDir, tags_of: dict[str, list[str]],
+              workers: int, progress: Progress | None) -> tuple[list[Record], Entry]:
+    """The step sees the records it is limited to; the others pass through unchanged after them."""
+    chosen: list[Record] = []
+    others: list[Record] = []
+    for r in records:
+        (chosen if in_scope(r["source"], planned.sources, planned.tags, tags_of) else others).append(r)
+    pending = work.pending(planned.entry)
+    ledger = Ledger()
+    try:
+        step.name = planned.id  # the ledger and rejects name the step as the recipe does
+        kept = run_steps(chosen, [step], rejects=pending.rejects, ledger=ledger, workers=workers, progress=progress)
+        out = kept + others
+        entry = pending.commit(out, ledger, {"step": planned.name, "id": planned.id, "summary": step.summary(),
+                                             "passed_through": len(others)})
+        return out, entry
+    except BaseException:
+        pending.abandon()
+        raise
+
+
+def _load_ledger(ledger: Ledger, entry: Entry) -> None:
+    for name, e in entry.ledger().items():
+        ledger.record(name, records_in=e["in"], kept=e["kept"], added=e["added"],
+                      rejected_reasons=[k for k, v in e["reasons"].items() for _ in range(v)])
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def run_recipe(loaded: LoadedRecipe, *, force: tuple[str, ...] = (), until: str | None = None,
+               workers: int | None = None, progress: Progress | None = None,
+               say: Callable[[str], None] = lambda _: None) -> RunResult:
+    recipe = loaded.recipe
+    work = WorkDir(loaded.work_dir)
+    plan = make_plan(loaded)
+    ids = [s.id for s in plan.steps]
+    for name in (*force, *([until] if until else [])):
+        if name not in ids and name != "read":
+            raise MedcurateError(f"no step '{name}' in {loaded.file} (steps: {', '.join(ids) or 'none'})")
+    stop = ids.index(until) if until in ids else (-1 if until == "read" else len(ids) - 1)
+    first_forced = min((ids.index(f) for f in force if f in ids), default=len(ids))
+    result = RunResult(plan, Ledger(), {})
+    workers = workers or recipe.workers
+
+    for src in plan.sources:
+        if not src.entry.done or "read" in force:
+            say(f"read {src.spec.source_name()}: reading {src.spec.path}")
+            _read_source(src, work, progress)
+            result.ran.append(f"read:{src.spec.source_name()}")
+        else:
+            result.reused.append(f"read:{src.spec.source_name()}")
+        _load_ledger(result.ledger, src.entry)
+    resume = -1
+    for s in plan.steps[: min(stop + 1, first_forced)]:
+        if not s.cached or "read" in force:
+            break
+        resume = s.index
+    records: list[Record] | None = None
+    if stop >= 0:
+        if resume >= 0:
+            say(f"steps up to '{plan.steps[resume].id}' cached")
+            records = plan.steps[resume].entry.records()
+        else:
+            records = [r for src in plan.sources for r in src.entry.records()]
+    tags_of = _tags_of(loaded)
+    for s in plan.steps[: stop + 1]:
+        if s.index <= resume:
+            result.reused.append(s.id)
+            _load_ledger(result.ledger, s.entry)
+            continue
+        assert records is not None
+        step = get_step(s.name).from_dict(s.options)
+        step.bind(recipe=recipe, work_dir=loaded.work_dir)
+        say(f"{s.id}: running on {len(records):,} records")
+        records, entry = _run_step(s, step, records, work, tags_of, workers, progress)
+        result.ran.append(s.id)
+        _load_ledger(result.ledger, entry)
+    result.ledger.check()
+    work.prune({src.entry.path for src in plan.sources} | {s.entry.path for s in plan.steps})
+    if until is not None and stop < len(ids) - 1:
+        return result
+
+    manifest_path = loaded.output / "manifest.json"
+    if manifest_path.exists() and orjson.loads(manifest_path.read_bytes()).get("export_fingerprint") == \
+            plan.export_fingerprint and not force:
+        say("export cached")
+        result.manifest = orjson.loads(manifest_path.read_bytes())
+        return result
+    if records is None:
+        records = plan.steps[-1].entry.records() if plan.steps else \
+            [r for src in plan.sources for r in src.entry.records()]
+    say(f"mixture of {len(recipe.mixture)} stage(s) over {len(records):,} records")
+    mixes = mix_all(recipe.mixture, records, seed=recipe.seed, tags_of=tags_of)
+    licenses = {spec.source_name(): spec.license for spec in loaded.sources}
+    curated = to_table(records) if recipe.export.curated else None
+    stats = export_stages(mixes, loaded.output, recipe.export, title=recipe.name, description=recipe.description,
+                          licenses=licenses, curated=curated)
+    _write_run_rejects(plan, loaded.output / "rejects.jsonl")
+    result.manifest = build_manifest(loaded, plan, result.ledger, mixes, stats)
+    manifest_path.write_bytes(orjson.dumps(result.manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
+    result.exported = True
+    return result
+
+
+def _write_run_rejects(plan: Plan, path: Path) -> None:
+    """All rejects of the run in one file, in pipeline order."""
+    with open(path, "wb") as out:
+        for entry in [s.entry for s in plan.sources] + [s.entry for s in plan.steps]:
+            with open(entry.rejects_path, "rb") as fh:
+                while chunk := fh.read(1 << 22):
+                    out.write(chunk)
+
+
+def _relative(path: str, base: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(base))
+    except ValueError:
+        return path
+
+
+def build_manifest(loaded: LoadedRecipe, plan: Plan, ledger: Ledger, mixes: dict[str, Any],
+                   stats: dict[str, Any]) -> dict[str, Any]:
+    """What was built from what: deterministic (no clock, no absolute paths), so re-runs compare equal."""
+    base = loaded.file.resolve().parent
+    recipe = loaded.recipe
+    steps = []
+    llm_total = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0}
+    for s in plan.steps:
+        info = s.entry.info()
+        summary = info.get("summary") or {}
+        steps.append({"id": s.id, "step": s.name, "fingerprint": s.fingerprint, "records_out": info["records"],
+                      "summary": summary})
+        for k in llm_total:
+            llm_total[k] += summary.get("llm", {}).get(k, 0)
+    return {
+        "recipe": recipe.name,
+        "recipe_file": loaded.file.name,
+        "recipe_hash": fingerprint(recipe.model_dump(mode="json")),
+        "seed": recipe.seed,
+        "export_fingerprint": plan.export_fingerprint,
+        "medcurate": __version__,
+        "packages": package_versions(),
+        "inputs": [{"source": s.spec.source_name(), "path": _relative(s.spec.path, base), "xxh3_128": s.digest}
+                   for s in plan.sources],
+        "steps": steps,
+        "ledger": ledger.to_dict(),
+        "llm": llm_total,
+        "stages": {name: {**mix.report, "stats": stats[name]} for name, mix in mixes.items()},
+    }
