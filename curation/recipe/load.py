@@ -160,7 +160,10 @@ def load_recipe(file: str | Path, *, check_paths: bool = True) -> LoadedRecipe:
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as e:
-        problems = [Problem(_dotted(err["loc"], root), _line(root, err["loc"]), _message(err)) for err in e.errors()]
+        problems = []
+        for err in e.errors():
+            loc = (*err["loc"], "step") if err["type"] == "union_tag_invalid" else err["loc"]
+            problems.append(Problem(_dotted(loc, root), _line(root, loc), _message(err)))
         raise RecipeError(file, problems) from None
     base = file.resolve().parent
     specs, found = expand_sources(recipe, base) if check_paths else (list(recipe.sources), [])
