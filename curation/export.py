@@ -81,7 +81,13 @@ def _save_to_disk(tables: dict[str, pa.Table], folder: Path) -> None:
                                                            t.column("id").to_pylist()))
         for split, t in tables.items()
     })
-    dd.save_to_disk(str(folder))
+    shown = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()  # the run has its own progress display
+    try:
+        dd.save_to_disk(str(folder))
+    finally:
+        if shown:
+            datasets.enable_progress_bars()
 
 
 def _write_jsonl(records: list[Record], path: Path, fmt: str) -> None:

@@ -82,9 +82,6 @@ def run(
         raise typer.Exit(2) from None
     except MedcurateError as e:
         fail(str(e))
-    import datasets
-
-    datasets.disable_progress_bars()
     with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
 
