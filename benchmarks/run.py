@@ -90,7 +90,7 @@ def main() -> None:
     second, _ = timed_run(folder)
     manifest = orjson.loads((folder / "out" / "manifest.json").read_bytes())
     kept = manifest["ledger"]["dedupe"]["kept"]
-    print(f"| run | seconds | records/s | peak RSS |\n|---|---:|---:|---:|")
+    print("| run | seconds | records/s | peak RSS |\n|---|---:|---:|---:|")
     print(f"| first (nothing cached) | {first:.1f} | {args.records / first:,.0f} | {peak:.2f} GB |")
     print(f"| second (all cached) | {second:.2f} | | |")
     print(f"second run / first run: {100 * second / first:.2f}% (target < 5%)")

@@ -28,6 +28,7 @@ class StepRun:
     written: int
     output: Path
     rejects_path: Path
+    summaries: dict[str, dict[str, Any]]
 
 
 def load_step_options(config: Path | None, names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
@@ -52,8 +53,9 @@ def load_step_options(config: Path | None, names: tuple[str, ...]) -> dict[str, 
 def run_step_command(
     input: str, output: Path, names: tuple[str, ...], *, config: Path | None = None,
     options: dict[str, dict[str, Any]] | None = None, rejects: Path | None = None, workers: int = 1,
-    console: Console | None = None,
+    console: Console | None = None, context: dict[str, Any] | None = None, dry_run: bool = False,
 ) -> StepRun:
+    """Read `input`, apply the steps, write `output` and the rejects beside it (nothing at all on a dry run)."""
     opts = load_step_options(config, names)
     for name, extra in (options or {}).items():
         opts[name] = {**opts.get(name, {}), **extra}
@@ -61,10 +63,12 @@ def run_step_command(
         steps = build_steps([(n, opts.get(n)) for n in names])
     except Exception as e:  # pydantic's ValidationError names the field; KeyError an unknown step
         raise MedcurateError(f"step options: {e}") from None
+    for step in steps:
+        step.bind(**(context or {}), dry_run=dry_run)
     ledger = Ledger()
     rejects_path = rejects or default_rejects_path(output)
     console = console or Console(stderr=True)
-    with RejectWriter(rejects_path) as rw, Progress(
+    with RejectWriter(rejects_path if not dry_run else Path("/dev/null")) as rw, Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console, transient=True,
     ) as progress:
@@ -79,8 +83,9 @@ def run_step_command(
             return lambda n: progress.advance(t, n)
 
         records = run_steps(records, steps, rejects=rw, ledger=ledger, workers=workers, progress=step_progress)
-        writer = open_writer(output)
-        writer.write(to_table(records))
-        writer.close()
+        if not dry_run:
+            writer = open_writer(output)
+            writer.write(to_table(records))
+            writer.close()
     ledger.check()
-    return StepRun(ledger, len(records), output, rejects_path)
+    return StepRun(ledger, len(records), output, rejects_path, {s.name: s.summary() for s in steps})

@@ -114,7 +114,9 @@ def _account(step: Step, n_in: int, n_kept: int, rejected: Rejected, rejects: Re
                               source_file=rec.get("meta", {}).get("provenance", {}).get("file"),
                               locator=rec.get("meta", {}).get("provenance", {}).get("locator"))
                        for rec, r in rejected])
-    ledger.record(step.name, records_in=n_in, kept=n_kept, rejected_reasons=[r.reason for _, r in rejected])
+    added = max(0, n_kept + len(rejected) - n_in)  # records a step made (translations, synthetic pairs)
+    ledger.record(step.name, records_in=n_in, kept=n_kept, added=added,
+                  rejected_reasons=[r.reason for _, r in rejected])
     ledger.entry(step.name).check()
 
 

