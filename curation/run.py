@@ -201,7 +201,7 @@ def run_recipe(loaded: LoadedRecipe, *, force: tuple[str, ...] = (), until: str 
             continue
         assert records is not None
         step = get_step(s.name).from_dict(s.options)
-        step.bind(recipe=recipe, work_dir=loaded.work_dir)
+        step.bind(recipe=recipe, work_dir=loaded.work_dir, base_dir=loaded.file.resolve().parent)
         say(f"{s.id}: running on {len(records):,} records")
         records, entry = _run_step(s, step, records, work, tags_of, workers, progress)
         result.ran.append(s.id)

@@ -244,21 +244,22 @@ def test_dry_run_estimates_and_sends_nothing(server, tmp_path):
 
 def test_killed_cli_run_resumes_with_at_most_records_plus_concurrency_requests(server, tmp_path):
     rows = [qa(f"Case {i}: what dose of aspirin is given in suspected myocardial infarction?",
-               f"Aspirin 300 mg chewed at once, case {i}, unless there is a true allergy.") for i in range(16)]
+               f"Aspirin 300 mg chewed at once, case {i}, unless there is a true allergy.") for i in range(10)]
     src = write_jsonl(tmp_path / "in.jsonl", [{**r, "lang": "en"} for r in rows])
     proxy = FaultProxy(server.port, ["ok"])
     secret = "sk-test-DO-NOT-LEAK-7f3a9c"
     env = {**os.environ, "MEDCURATE_TEST_KEY": secret}
     out = tmp_path / "out.jsonl"
     cmd = [sys.executable, "-m", "curation", "translate", str(src), str(out), "--to", "es", "--base-url",
-           proxy.base_url, "--model", MODEL, "--api-key-env", "MEDCURATE_TEST_KEY", "--concurrency", "2"]
+           proxy.base_url, "--model", MODEL, "--api-key-env", "MEDCURATE_TEST_KEY", "--concurrency", "2",
+           "--max-tokens", "40"]
     try:
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         cache = out.with_name(out.name + ".llm-cache.sqlite")
         deadline = time.time() + 300
         while time.time() < deadline:
             try:
-                if sqlite3.connect(cache).execute("select count(*) from replies").fetchone()[0] >= 5:
+                if sqlite3.connect(cache).execute("select count(*) from replies").fetchone()[0] >= 6:
                     break
             except sqlite3.Error:
                 pass
@@ -270,10 +271,11 @@ def test_killed_cli_run_resumes_with_at_most_records_plus_concurrency_requests(s
         assert done.returncode == 0, done.stdout + done.stderr
     finally:
         proxy.stop()
-    assert proxy.answered <= 16 + 2
+    needed = 10 * 2  # two pieces (question, answer) per record
+    assert proxy.answered <= needed + 2  # at most the requests in flight at the kill are asked twice
     outputs = read_records(str(out))
     rejects = read_rejects(tmp_path / "out.rejects.jsonl")
-    assert len([r for r in outputs if r["origin"]]) + len(rejects) == 16
+    assert len([r for r in outputs if r["origin"]]) + len(rejects) == 10
     for f in (out, tmp_path / "out.rejects.jsonl", cache):
         assert secret.encode() not in f.read_bytes()
     assert secret not in first_log + done.stdout + done.stderr

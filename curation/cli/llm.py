@@ -25,6 +25,7 @@ CacheOpt = Annotated[Path | None, typer.Option("--cache", help="Reply cache (def
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Estimate requests, tokens and cost; send nothing.")]
 LimitOpt = Annotated[int | None, typer.Option("--limit", help="Send at most this many records.")]
 ConcurrencyOpt = Annotated[int | None, typer.Option("--concurrency", help="Requests in flight at once.")]
+MaxTokensOpt = Annotated[int | None, typer.Option("--max-tokens", help="Most tokens per reply.")]
 
 
 def resolve_endpoint(base_url: str | None, model: str | None, api_key_env: str | None, name: str | None,
@@ -77,6 +78,7 @@ def translate(
     base_url: BaseUrlOpt = None, model: ModelOpt = None, api_key_env: KeyEnvOpt = None, endpoint: EndpointOpt = None,
     llm_config: LLMConfigOpt = None, concurrency: ConcurrencyOpt = None, limit: LimitOpt = None,
     cache: CacheOpt = None, config: ConfigOpt = None, rejects: RejectsOpt = None, dry_run: DryRunOpt = False,
+    max_tokens: MaxTokensOpt = None,
 ) -> None:
     """Translate records into other languages; each translation is verified or rejected with the reason."""
     try:
@@ -84,7 +86,7 @@ def translate(
     except MedcurateError as e:
         fail(str(e))
     opts = {"to": [t.strip() for t in to.split(",") if t.strip()], "glossary": str(glossary) if glossary else None,
-            "back_translate": back_translate or None, "limit": limit}
+            "back_translate": back_translate or None, "limit": limit, "max_tokens": max_tokens}
     run_llm_command("translate", input, output, opts, ep, cache, config, rejects, dry_run)
 
 
@@ -96,14 +98,15 @@ def synthesize(
     base_url: BaseUrlOpt = None, model: ModelOpt = None, api_key_env: KeyEnvOpt = None, endpoint: EndpointOpt = None,
     llm_config: LLMConfigOpt = None, concurrency: ConcurrencyOpt = None, limit: LimitOpt = None,
     cache: CacheOpt = None, config: ConfigOpt = None, rejects: RejectsOpt = None, dry_run: DryRunOpt = False,
+    max_tokens: MaxTokensOpt = None,
 ) -> None:
     """Synthesize new records (grounded QA, self-instruct, verified MCQ, dialogues) with an LLM."""
     try:
         ep = resolve_endpoint(base_url, model, api_key_env, endpoint, llm_config, concurrency)
     except MedcurateError as e:
         fail(str(e))
-    run_llm_command("synthesize", input, output, {"mode": mode, "count": count, "limit": limit}, ep, cache, config,
-                    rejects, dry_run)
+    opts = {"mode": mode, "count": count, "limit": limit, "max_tokens": max_tokens}
+    run_llm_command("synthesize", input, output, opts, ep, cache, config, rejects, dry_run)
 
 
 @app.command()
@@ -113,11 +116,12 @@ def judge(
     base_url: BaseUrlOpt = None, model: ModelOpt = None, api_key_env: KeyEnvOpt = None, endpoint: EndpointOpt = None,
     llm_config: LLMConfigOpt = None, concurrency: ConcurrencyOpt = None, limit: LimitOpt = None,
     cache: CacheOpt = None, config: ConfigOpt = None, rejects: RejectsOpt = None, dry_run: DryRunOpt = False,
+    max_tokens: MaxTokensOpt = None,
 ) -> None:
     """Grade records with an LLM (accuracy, helpfulness, safety, language); scores go to meta.judge."""
     try:
         ep = resolve_endpoint(base_url, model, api_key_env, endpoint, llm_config, concurrency)
     except MedcurateError as e:
         fail(str(e))
-    run_llm_command("judge", input, output, {"min_overall": min_overall, "limit": limit}, ep, cache, config, rejects,
-                    dry_run)
+    opts = {"min_overall": min_overall, "limit": limit, "max_tokens": max_tokens}
+    run_llm_command("judge", input, output, opts, ep, cache, config, rejects, dry_run)

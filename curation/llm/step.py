@@ -37,6 +37,7 @@ class LLMStep(GlobalStep):
         self.endpoint = Endpoint()
         self.cache_path: Path | None = None
         self.dry_run = False
+        self.base_dir = Path(".")
         self._llm: LLM | None = None
 
     def bind(self, **context: Any) -> None:
@@ -50,6 +51,11 @@ class LLMStep(GlobalStep):
         if context.get("cache_path") is not None:
             self.cache_path = Path(context["cache_path"])
         self.dry_run = bool(context.get("dry_run", False))
+        self.base_dir = Path(context.get("base_dir") or ".")
+
+    def resolve(self, path: str | None) -> str | None:
+        """Paths in a recipe's step options are relative to the recipe file."""
+        return str(self.base_dir / path) if path else None
 
     @property
     def llm(self) -> LLM:
@@ -60,7 +66,7 @@ class LLMStep(GlobalStep):
 
     @cached_property
     def prompts(self) -> Prompts:
-        return Prompts(self.config.prompts_dir)
+        return Prompts(self.resolve(self.config.prompts_dir))
 
     def params(self, **overrides: Any) -> dict[str, Any]:
         return {"max_tokens": self.config.max_tokens, "temperature": self.config.temperature,

@@ -7,6 +7,8 @@ can prefer the better ones. A reply that stays invalid after the repair attempts
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from ..llm.client import Request
@@ -31,6 +33,8 @@ class JudgeConfig(LLMStepConfig):
     min_overall: float | None = Field(3.0, ge=1, le=5, description="Reject below this mean of the four scores.")
     min_scores: dict[str, int] = Field(default_factory=lambda: {"safety": 3},
                                        description="Per-criterion minimums (accuracy, helpfulness, safety, language).")
+    invalid: Literal["reject", "keep"] = Field("reject", description="A record whose judge reply stays invalid: "
+                                                                     "reject it, or keep it unscored.")
 
 
 @register("judge")
@@ -54,6 +58,10 @@ class Judge(LLMStep):
         kept: list[Record] = []
         rejected: list[tuple[Record, Reject]] = []
         for rec, res in zip(chosen, results):
+            if res.value is None and c.invalid == "keep":
+                rec["meta"]["judge"] = {"unscored": res.error}
+                kept.append(rec)
+                continue
             if res.value is None:
                 rejected.append((rec, Reject("judge reply invalid", {"why": res.error, "reply": (res.text or "")[:300],
                                                                      "attempts": res.attempts})))

@@ -143,7 +143,7 @@ class Translate(LLMStep):
 
     def apply(self, records: list[Record]) -> tuple[list[Record], list[tuple[Record, Reject]]]:
         c = self.config
-        glossary = load_glossary(c.glossary)
+        glossary = load_glossary(self.resolve(c.glossary))
         chosen = records if c.limit is None else records[: c.limit]
         jobs: list[tuple[Record, str, list[tuple[tuple[Any, ...], str]], list[list[tuple[str, str]]]]] = []
         requests: list[Request] = []
