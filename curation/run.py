@@ -186,20 +186,18 @@ def run_recipe(loaded: LoadedRecipe, *, force: tuple[str, ...] = (), until: str 
         if not s.cached or "read" in force:
             break
         resume = s.index
-    records: list[Record] | None = None
-    if stop >= 0:
-        if resume >= 0:
-            say(f"steps up to '{plan.steps[resume].id}' cached")
-            records = plan.steps[resume].entry.records()
-        else:
-            records = [r for src in plan.sources for r in src.entry.records()]
+    records: list[Record] | None = None  # loaded only when a step or the export needs them
+    if resume >= 0:
+        say(f"steps up to '{plan.steps[resume].id}' cached")
     tags_of = _tags_of(loaded)
     for s in plan.steps[: stop + 1]:
         if s.index <= resume:
             result.reused.append(s.id)
             _load_ledger(result.ledger, s.entry)
             continue
-        assert records is not None
+        if records is None:
+            records = plan.steps[resume].entry.records() if resume >= 0 else \
+                [r for src in plan.sources for r in src.entry.records()]
         step = get_step(s.name).from_dict(s.options)
         step.bind(recipe=recipe, work_dir=loaded.work_dir, base_dir=loaded.file.resolve().parent)
         say(f"{s.id}: running on {len(records):,} records")
