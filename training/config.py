@@ -1,0 +1,81 @@
+"""The trainer's config: a base model and stages, each with its data, objective, method and schedule.
+
+It is the `train` section of a recipe (the data is then the recipe's export) or a file of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RandomModel(Strict):
+    """A randomly initialised Llama-architecture model, for tests and throughput measurements."""
+
+    hidden_size: int = 64
+    layers: int = 2
+    heads: int = 4
+    intermediate_size: int = 128
+    max_position_embeddings: int = 2048
+
+
+class ModelSpec(Strict):
+    path: str | None = Field(None, description="A Hugging Face model folder or a .gguf file; SmolLM2-135M-Instruct "
+                                               "(the embedded default) when left out.")
+    random: RandomModel | None = Field(None, description="Instead of weights: a random model of this size, with "
+                                                         "the tokenizer of `path` (or the default).")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="auto: bf16 where the GPU supports it, float32 on CPU.")
+    attn_implementation: Literal["auto", "sdpa", "eager", "flash_attention_2"] = "auto"
+
+
+class LoraSpec(Strict):
+    r: int = Field(16, ge=1)
+    alpha: int = Field(32, ge=1)
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] | str = Field("all-linear", description="Module names, or all-linear.")
+
+
+class StageSpec(Strict):
+    name: str = Field(description="The exported dataset config (the mixture's stage) this stage trains on.")
+    objective: Literal["sft", "cpt"] = Field("sft", description="sft: chat template, loss on assistant turns; "
+                                                                "cpt: causal LM on text.")
+    method: Literal["full", "lora", "dora", "qlora", "prompt", "prefix"] = "lora"
+    adapter_policy: Literal["continue", "merge_then_new", "full"] = Field(
+        "merge_then_new", description="How this stage starts from the previous one's adapter.")
+    lora: LoraSpec = Field(default_factory=LoraSpec)
+    virtual_tokens: int = Field(20, ge=1, description="prompt / prefix tuning: number of virtual tokens.")
+    learning_rate: float = Field(2e-4, gt=0)
+    epochs: float = Field(1.0, gt=0)
+    max_steps: int = Field(-1, description="Overrides epochs when positive.")
+    warmup_ratio: float = Field(0.03, ge=0, lt=1)
+    scheduler: str = "cosine"
+    batch_size: int = Field(4, ge=1)
+    grad_accum: int = Field(1, ge=1)
+    max_length: int = Field(1024, ge=16)
+    packing: bool = True
+    overlong: Literal["truncate", "drop"] = Field("truncate", description="Examples longer than max_length.")
+    eval: bool = Field(True, description="Evaluation loss on the stage's validation split, when it has one.")
+
+    @model_validator(mode="after")
+    def policy_matches_method(self) -> StageSpec:
+        if self.method == "full" and self.adapter_policy != "full":
+            self.adapter_policy = "full"
+        return self
+
+
+class TrainConfig(Strict):
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    data: str | None = Field(None, description="The exported dataset folder; the recipe's output by default.")
+    output: str | None = Field(None, description="Where adapters, checkpoints and merged weights go.")
+    stages: list[StageSpec] = Field(min_length=1)
+    seed: int = 1
+    gradient_checkpointing: bool = False
+    save_steps: int = Field(50, ge=1, description="Checkpoint every N optimizer steps.")
+    logging_steps: int = Field(5, ge=1)
+    merge: bool = Field(True, description="Write merged weights after the last stage.")

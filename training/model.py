@@ -1,0 +1,103 @@
+"""Loading the base model and its tokenizer: a model folder, a GGUF file, or a random model of a given size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from curation.errors import MedcurateError
+
+from .config import ModelSpec
+
+# used when a tokenizer has no chat template of its own
+CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+          "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+def model_path(spec: ModelSpec) -> Path:
+    if spec.path:
+        path = Path(spec.path)
+        if not path.exists():
+            raise MedcurateError(f"model: {path} does not exist (a model folder or a .gguf file)")
+        return path
+    from curation.llm.local import default_gguf
+
+    return default_gguf()
+
+
+def _from(path: Path) -> tuple[str, dict[str, Any]]:
+    if path.suffix == ".gguf":
+        return str(path.parent), {"gguf_file": path.name}
+    return str(path), {}
+
+
+def resolve_dtype(spec: ModelSpec) -> torch.dtype:
+    if spec.dtype == "auto":
+        return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
+    if spec.dtype in ("bfloat16", "float16") and not torch.cuda.is_available():
+        raise MedcurateError(f"model.dtype {spec.dtype} needs a GPU; use float32 (or auto) on CPU")
+    return getattr(torch, spec.dtype)
+
+
+def load_tokenizer(spec: ModelSpec):
+    from transformers import AutoTokenizer
+
+    folder, kwargs = _from(model_path(spec))
+    tok = AutoTokenizer.from_pretrained(folder, **kwargs)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    if not getattr(tok, "chat_template", None):
+        tok.chat_template = CHATML
+    return tok
+
+
+def attn_implementation(spec: ModelSpec) -> str:
+    if spec.attn_implementation != "auto":
+        if spec.attn_implementation == "flash_attention_2" and not torch.cuda.is_available():
+            raise MedcurateError("model.attn_implementation flash_attention_2 needs a GPU")
+        return spec.attn_implementation
+    return "sdpa"
+
+
+def module_names(spec: ModelSpec, tokenizer) -> set[str]:
+    """Names of the base model's modules (last component), without loading its weights."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    if spec.random is not None:
+        with torch.device("meta"):
+            model = load_model(spec, tokenizer)
+    else:
+        folder, kwargs = _from(model_path(spec))
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(folder, **kwargs))
+    return {name.rsplit(".", 1)[-1] for name, _ in model.named_modules() if name}
+
+
+def load_model(spec: ModelSpec, tokenizer, weights: str | Path | None = None):
+    """The base model (or `weights`, a folder written by an earlier stage)."""
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    dtype = resolve_dtype(spec)
+    attn = attn_implementation(spec)
+    if weights is not None:
+        return AutoModelForCausalLM.from_pretrained(str(weights), dtype=dtype, attn_implementation=attn)
+    if spec.random is not None:
+        r = spec.random
+        cfg = LlamaConfig(vocab_size=len(tokenizer), hidden_size=r.hidden_size, num_hidden_layers=r.layers,
+                          num_attention_heads=r.heads, num_key_value_heads=r.heads,
+                          intermediate_size=r.intermediate_size, max_position_embeddings=r.max_position_embeddings,
+                          bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                          pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True)
+        cfg._attn_implementation = attn
+        torch.manual_seed(0)
+        return AutoModelForCausalLM.from_config(cfg, dtype=dtype)
+    folder, kwargs = _from(model_path(spec))
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, attn_implementation=attn, **kwargs)
+    if kwargs:  # GGUF weights are dequantised on load: plain tensors, trainable, whatever the file's marker says
+        model.hf_quantizer = None
+        model.is_quantized = False
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+    return model

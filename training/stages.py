@@ -1,0 +1,219 @@
+"""Stage chaining: each stage trains on its exported dataset, starting from the weights the previous one left.
+
+Every stage folder records where its weights start (`base`: full weights on disk) and what it produced
+(an adapter, or full weights), in `stage.json`, written last. A run skips stages that have it, and a stage
+that was interrupted continues from its last checkpoint; so `--resume` after a kill ends at the same step.
+Adapter policies: `continue` keeps training the previous adapter on the same base; `merge_then_new` merges
+the previous adapter into a new base and starts a fresh adapter; `full` trains all weights.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import torch
+from transformers import TrainerCallback
+
+from curation.errors import MedcurateError
+from curation.record import from_table
+
+from .config import StageSpec, TrainConfig
+from .data import Collator, Tally, examples_from_records, fit, pack_best_fit, pack_stream, unpacked
+from .model import load_model, load_tokenizer, module_names
+from .peft_setup import adapter_config, check_method
+
+DONE = "stage.json"
+
+
+def read_split(data: Path, stage: str, split: str) -> list[dict[str, Any]] | None:
+    files = sorted((data / "data" / stage).glob(f"{split}-*.parquet"))
+    if not files:
+        return None
+    return [r for f in files for r in from_table(pq.read_table(f))]
+
+
+def build_dataset(records: list[dict[str, Any]], tokenizer: Any, stage: StageSpec, where: str
+                  ) -> tuple[list[dict[str, Any]], Tally]:
+    tally = Tally()
+    examples = examples_from_records(records, tokenizer, stage.objective, where)
+    streamed = stage.objective == "cpt" and stage.packing  # long documents continue in the next sequence
+    examples = fit(examples, sys.maxsize if streamed else stage.max_length, stage.overlong, tally)
+    if stage.objective == "cpt" and stage.packing:
+        seqs = pack_stream(examples, stage.max_length, tally)
+    elif stage.packing:
+        seqs = pack_best_fit(examples, stage.max_length, tally)
+    else:
+        seqs = unpacked(examples, stage.max_length, tally)
+    return [{"input_ids": s.input_ids, "labels": s.labels, "lengths": s.lengths} for s in seqs], tally
+
+
+def _last_checkpoint(folder: Path) -> str | None:
+    """The newest complete checkpoint; one a kill interrupted (no trainer_state.json yet) is ignored."""
+    points = sorted((p for p in folder.glob("checkpoint-*") if (p / "trainer_state.json").exists()),
+                    key=lambda p: int(p.name.split("-")[1]))
+    return str(points[-1]) if points else None
+
+
+class StageRunner:
+    def __init__(self, cfg: TrainConfig, data: Path, output: Path, say: Callable[[str], None] = print):
+        self.cfg, self.data, self.output, self.say = cfg, data, output, say
+        self.tokenizer = load_tokenizer(cfg.model)
+
+    def validate(self) -> None:
+        """Everything that can be checked before any training starts."""
+        names = [s.name for s in self.cfg.stages]
+        for i, stage in enumerate(self.cfg.stages):
+            where = f"train.stages[{i}] ({stage.name})"
+            check_method(stage, where)
+            if not (self.data / "data" / stage.name).is_dir():
+                raise MedcurateError(f"{where}: no exported data for '{stage.name}' in {self.data / 'data'} "
+                                     f"(stages there: {', '.join(p.name for p in (self.data / 'data').glob('*'))})")
+            if stage.method in ("prompt", "prefix") and i < len(self.cfg.stages) - 1:
+                raise MedcurateError(f"{where}: {stage.method} tuning can only be the last stage (its virtual "
+                                     f"tokens cannot be merged into weights for the next stage)")
+            if i == 0 and stage.adapter_policy == "continue" and stage.method != "full":
+                stage.adapter_policy = "merge_then_new"  # nothing to continue from yet
+            records = read_split(self.data, stage.name, "train") or []
+            if not records:
+                raise MedcurateError(f"{where}: the train split is empty")
+            sample = records[:50]
+            examples = examples_from_records(sample, self.tokenizer, stage.objective, f"{where} train")
+            shortest_prompt = min((ex.labels.index(next(x for x in ex.labels if x != -100))
+                                   for ex in examples if any(x != -100 for x in ex.labels)), default=0)
+            if stage.objective == "sft" and shortest_prompt >= stage.max_length:
+                raise MedcurateError(f"{where}: max_length {stage.max_length} is shorter than the prompts "
+                                     f"(the shortest is {shortest_prompt} tokens): nothing would be learned")
+        wanted = {m for s in self.cfg.stages if s.method in ("lora", "dora", "qlora")
+                  and isinstance(s.lora.target_modules, list) for m in s.lora.target_modules}
+        if wanted:
+            present = module_names(self.cfg.model, self.tokenizer)
+            unknown = sorted(wanted - present)
+            if unknown:
+                linear = sorted(n for n in present if n.endswith("proj"))
+                raise MedcurateError(f"train.stages: unknown target module(s) {', '.join(unknown)} "
+                                     f"(this model has: {', '.join(linear)})")
+        if len(set(names)) != len(names):
+            raise MedcurateError("train.stages: a stage name appears twice")
+
+    def base_folder(self) -> Path:
+        """The original weights on disk (a random model is saved once, so every stage can start from a folder)."""
+        spec = self.cfg.model
+        if spec.random is None:
+            return Path(spec.path) if spec.path else Path("")
+        folder = self.output / "base"
+        if not (folder / "config.json").exists():
+            model = load_model(spec, self.tokenizer)
+            model.save_pretrained(folder)
+            self.tokenizer.save_pretrained(folder)
+        return folder
+
+    def _load_weights(self, base: str | None):
+        return load_model(self.cfg.model, self.tokenizer, weights=base or None)
+
+    def _merged(self, base: str | None, adapter: str) -> Any:
+        from peft import PeftModel
+
+        return PeftModel.from_pretrained(self._load_weights(base), adapter).merge_and_unload()
+
+    def start_model(self, k: int, stage: StageSpec, folder: Path) -> tuple[Any, str | None]:
+        """The model stage k trains, and the full-weights folder it starts from (None: the original base)."""
+        from peft import PeftModel, get_peft_model
+
+        prev = json.loads((self.output / self.cfg.stages[k - 1].name / DONE).read_text()) if k else None
+        base: str | None = str(self.base_folder()) if self.cfg.model.random is not None else None
+        if prev is not None:
+            base = prev["base"]
+            if prev.get("adapter") and stage.adapter_policy in ("merge_then_new", "full"):
+                merged = self._merged(base, prev["adapter"])
+                base = str(folder / "base")
+                merged.save_pretrained(base)
+            elif prev.get("model"):
+                base = prev["model"]
+        model = self._load_weights(base)
+        if stage.method == "full":
+            return model, base
+        if prev is not None and prev.get("adapter") and stage.adapter_policy == "continue":
+            return PeftModel.from_pretrained(model, prev["adapter"], is_trainable=True), base
+        return get_peft_model(model, adapter_config(stage)), base
+
+    def run(self, resume: bool = True) -> dict[str, Any]:
+        from transformers import Trainer, TrainingArguments
+
+        self.validate()
+        report: dict[str, Any] = {}
+        for k, stage in enumerate(self.cfg.stages):
+            folder = self.output / stage.name
+            if (folder / DONE).exists() and resume:
+                self.say(f"stage {stage.name}: finished earlier, skipped")
+                report[stage.name] = json.loads((folder / DONE).read_text())
+                continue
+            if not resume:
+                shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True, exist_ok=True)
+            train_records = read_split(self.data, stage.name, "train") or []
+            train, tally = build_dataset(train_records, self.tokenizer, stage, f"{self.data}/data/{stage.name} train")
+            val_records = read_split(self.data, stage.name, "validation") if stage.eval else None
+            val = build_dataset(val_records, self.tokenizer, stage, "validation")[0] if val_records else None
+            model, base = self.start_model(k, stage, folder)
+            if self.cfg.gradient_checkpointing:
+                model.gradient_checkpointing_enable()
+            varlen = getattr(model.config, "_attn_implementation", "") == "flash_attention_2"
+            cuda = torch.cuda.is_available()
+            args = TrainingArguments(
+                output_dir=str(folder / "checkpoints"), per_device_train_batch_size=stage.batch_size,
+                per_device_eval_batch_size=stage.batch_size, gradient_accumulation_steps=stage.grad_accum,
+                learning_rate=stage.learning_rate, num_train_epochs=stage.epochs, max_steps=stage.max_steps,
+                warmup_steps=stage.warmup_ratio, lr_scheduler_type=stage.scheduler,  # warm-up below 1: a share of steps
+                logging_steps=self.cfg.logging_steps,
+                save_steps=self.cfg.save_steps, save_total_limit=2, seed=self.cfg.seed, report_to=[],
+                remove_unused_columns=False, eval_strategy="epoch" if val else "no", use_cpu=not cuda,
+                bf16=cuda and model.dtype == torch.bfloat16, dataloader_num_workers=0, disable_tqdm=False)
+            trainer = Trainer(model=model, args=args, train_dataset=train, eval_dataset=val,
+                              data_collator=Collator(self.tokenizer.pad_token_id, varlen=varlen),
+                              callbacks=[JsonLog(folder / "log.jsonl")])
+            checkpoint = _last_checkpoint(folder / "checkpoints") if resume else None
+            if checkpoint:
+                self.say(f"stage {stage.name}: resuming from {checkpoint}")
+            result = trainer.train(resume_from_checkpoint=checkpoint)
+            metrics = {"train_loss": result.training_loss, "steps": result.global_step, "data": tally.to_dict()}
+            if val:
+                metrics["eval_loss"] = trainer.evaluate()["eval_loss"]
+            done: dict[str, Any] = {"stage": stage.name, "base": base, **metrics}
+            if stage.method == "full":
+                model.save_pretrained(folder / "model")
+                done["model"] = str(folder / "model")
+            else:
+                model.save_pretrained(folder / "adapter")
+                done["adapter"] = str(folder / "adapter")
+            (folder / DONE).write_text(json.dumps(done, indent=2))
+            report[stage.name] = done
+            self.say(f"stage {stage.name}: loss {metrics['train_loss']:.4f} after {metrics['steps']} steps; "
+                     f"packing efficiency {tally.efficiency:.1%}")
+        return report
+
+    def merge(self, report: dict[str, Any], card: str) -> Path:
+        last = report[self.cfg.stages[-1].name]
+        model = self._merged(last["base"], last["adapter"]) if last.get("adapter") else \
+            self._load_weights(last["model"])
+        out = self.output / "merged"
+        model.save_pretrained(out)
+        self.tokenizer.save_pretrained(out)
+        (out / "README.md").write_text(card, encoding="utf-8")
+        return out
+
+
+class JsonLog(TrainerCallback):
+    """Trainer logs as JSON lines, beside the console's progress bar."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def on_log(self, args, state, control, logs=None, **kwargs) -> None:
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"step": state.global_step, **(logs or {})}) + "\n")
