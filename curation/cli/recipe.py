@@ -71,8 +71,10 @@ def run(
                                                                     "(repeatable; 'read' re-reads sources).")] = None,
     until: Annotated[str | None, typer.Option("--until", help="Stop after this step (no mixture or export).")] = None,
     workers: WorkersOpt = 0,
+    no_train: Annotated[bool, typer.Option("--no-train", help="Skip the recipe's train section.")] = False,
 ) -> None:
-    """Build the datasets a recipe describes; cached steps are reused, an interrupted run resumes."""
+    """Build the datasets a recipe describes (then train, if it says so); cached steps are reused, an interrupted
+    run resumes."""
     from ..run import run_recipe
 
     try:
@@ -111,6 +113,10 @@ def run(
         out.print(f"dataset: {loaded.output} (datasets.load_dataset('{loaded.output}', '{first}')); "
                   f"manifest: {loaded.output / 'manifest.json'}; rejects: {loaded.output / 'rejects.jsonl'}")
     out.print(f"ran: {', '.join(result.ran) or 'nothing'}; reused from {loaded.work_dir}: {len(result.reused)}")
+    if loaded.recipe.train and result.manifest and not no_train:
+        from .train import train as train_command
+
+        train_command(recipe, fresh=False)
 
 
 @app.command()

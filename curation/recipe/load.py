@@ -122,6 +122,15 @@ def semantic_problems(recipe: Recipe, specs: list[SourceSpec]) -> list[tuple[tup
         if endpoint is not None and endpoint not in recipe.llm.endpoints:
             problems.append((("steps", i, "config", "endpoint"),
                              f"unknown endpoint '{endpoint}' (known: {', '.join(recipe.llm.endpoints)})"))
+    if recipe.train is not None:
+        from pydantic import ValidationError
+
+        from training.config import TrainConfig
+
+        try:
+            TrainConfig.model_validate(recipe.train)
+        except ValidationError as e:
+            problems += [(("train", *err["loc"]), err["msg"]) for err in e.errors()]
     if recipe.llm.default not in recipe.llm.endpoints:
         problems.append((("llm", "default"), f"unknown endpoint '{recipe.llm.default}'"))
     stages = list(recipe.mixture)
