@@ -64,6 +64,21 @@ class Plan:
     steps: list[PlannedStep]
     export_fingerprint: str
 
+    def records_after(self, index: int) -> list[Record]:
+        """The output of step `index` from the work dir; -1: what the sources read."""
+        if index >= 0:
+            return self.steps[index].entry.records()
+        return [r for src in self.sources for r in src.entry.records()]
+
+
+def exported_manifest(loaded: LoadedRecipe, plan: Plan) -> dict[str, Any] | None:
+    """The output's manifest when it was exported from exactly this plan (the export is then cached)."""
+    path = loaded.output / "manifest.json"
+    if not path.exists():
+        return None
+    manifest = orjson.loads(path.read_bytes())
+    return manifest if manifest.get("export_fingerprint") == plan.export_fingerprint else None
+
 
 @dataclass
 class RunResult:
@@ -196,8 +211,7 @@ def run_recipe(loaded: LoadedRecipe, *, force: tuple[str, ...] = (), until: str 
             _load_ledger(result.ledger, s.entry)
             continue
         if records is None:
-            records = plan.steps[resume].entry.records() if resume >= 0 else \
-                [r for src in plan.sources for r in src.entry.records()]
+            records = plan.records_after(resume)
         step = get_step(s.name).from_dict(s.options)
         step.bind(recipe=recipe, work_dir=loaded.work_dir, base_dir=loaded.file.resolve().parent)
         say(f"{s.id}: running on {len(records):,} records")
@@ -209,15 +223,13 @@ def run_recipe(loaded: LoadedRecipe, *, force: tuple[str, ...] = (), until: str 
     if until is not None and stop < len(ids) - 1:
         return result
 
-    manifest_path = loaded.output / "manifest.json"
-    if manifest_path.exists() and orjson.loads(manifest_path.read_bytes()).get("export_fingerprint") == \
-            plan.export_fingerprint and not force:
+    cached = None if force else exported_manifest(loaded, plan)
+    if cached is not None:
         say("export cached")
-        result.manifest = orjson.loads(manifest_path.read_bytes())
+        result.manifest = cached
         return result
     if records is None:
-        records = plan.steps[-1].entry.records() if plan.steps else \
-            [r for src in plan.sources for r in src.entry.records()]
+        records = plan.records_after(len(plan.steps) - 1)
     say(f"mixture of {len(recipe.mixture)} stage(s) over {len(records):,} records")
     mixes = mix_all(recipe.mixture, records, seed=recipe.seed, tags_of=tags_of)
     licenses = {spec.source_name(): spec.license for spec in loaded.sources}
@@ -226,7 +238,8 @@ def run_recipe(loaded: LoadedRecipe, *, force: tuple[str, ...] = (), until: str 
                           licenses=licenses, curated=curated)
     _write_run_rejects(plan, loaded.output / "rejects.jsonl")
     result.manifest = build_manifest(loaded, plan, result.ledger, mixes, stats)
-    manifest_path.write_bytes(orjson.dumps(result.manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
+    manifest = orjson.dumps(result.manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+    (loaded.output / "manifest.json").write_bytes(manifest)
     result.exported = True
     return result
 

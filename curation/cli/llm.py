@@ -44,12 +44,14 @@ def resolve_endpoint(base_url: str | None, model: str | None, api_key_env: str |
     return endpoint.model_copy(update={"concurrency": concurrency}) if concurrency else endpoint
 
 
-def run_llm_command(name: str, input: str, output: Path, options: dict[str, Any], endpoint: Endpoint,
+def run_llm_command(name: str, input: str, output: Path, options: dict[str, Any], endpoint_args: tuple,
                     cache: Path | None, config: Path | None, rejects: Path | None, dry_run: bool) -> None:
+    """Resolve the endpoint from the command's options, run the step, print its usage."""
     from ..commands import run_step_command
 
     cache = cache or output.with_name(output.name + ".llm-cache.sqlite")
     try:
+        endpoint = resolve_endpoint(*endpoint_args)
         result = run_step_command(input, output, (name,), config=config, rejects=rejects, console=console,
                                   options={name: {k: v for k, v in options.items() if v is not None}},
                                   context={"endpoint": endpoint, "cache_path": cache}, dry_run=dry_run)
@@ -81,13 +83,10 @@ def translate(
     max_tokens: MaxTokensOpt = None,
 ) -> None:
     """Translate records into other languages; each translation is verified or rejected with the reason."""
-    try:
-        ep = resolve_endpoint(base_url, model, api_key_env, endpoint, llm_config, concurrency)
-    except MedcurateError as e:
-        fail(str(e))
     opts = {"to": [t.strip() for t in to.split(",") if t.strip()], "glossary": str(glossary) if glossary else None,
             "back_translate": back_translate or None, "limit": limit, "max_tokens": max_tokens}
-    run_llm_command("translate", input, output, opts, ep, cache, config, rejects, dry_run)
+    endpoint_args = (base_url, model, api_key_env, endpoint, llm_config, concurrency)
+    run_llm_command("translate", input, output, opts, endpoint_args, cache, config, rejects, dry_run)
 
 
 @app.command()
@@ -101,12 +100,9 @@ def synthesize(
     max_tokens: MaxTokensOpt = None,
 ) -> None:
     """Synthesize new records (grounded QA, self-instruct, verified MCQ, dialogues) with an LLM."""
-    try:
-        ep = resolve_endpoint(base_url, model, api_key_env, endpoint, llm_config, concurrency)
-    except MedcurateError as e:
-        fail(str(e))
     opts = {"mode": mode, "count": count, "limit": limit, "max_tokens": max_tokens}
-    run_llm_command("synthesize", input, output, opts, ep, cache, config, rejects, dry_run)
+    endpoint_args = (base_url, model, api_key_env, endpoint, llm_config, concurrency)
+    run_llm_command("synthesize", input, output, opts, endpoint_args, cache, config, rejects, dry_run)
 
 
 @app.command()
@@ -119,9 +115,6 @@ def judge(
     max_tokens: MaxTokensOpt = None,
 ) -> None:
     """Grade records with an LLM (accuracy, helpfulness, safety, language); scores go to meta.judge."""
-    try:
-        ep = resolve_endpoint(base_url, model, api_key_env, endpoint, llm_config, concurrency)
-    except MedcurateError as e:
-        fail(str(e))
     opts = {"min_overall": min_overall, "limit": limit, "max_tokens": max_tokens}
-    run_llm_command("judge", input, output, opts, ep, cache, config, rejects, dry_run)
+    endpoint_args = (base_url, model, api_key_env, endpoint, llm_config, concurrency)
+    run_llm_command("judge", input, output, opts, endpoint_args, cache, config, rejects, dry_run)

@@ -10,22 +10,27 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from ..errors import MedcurateError
-from ..recipe import RecipeError, load_recipe
+from ..recipe import LoadedRecipe, RecipeError, load_recipe
 from .app import WorkersOpt, app, console, fail, out, print_ledger
 
 RecipeArg = Annotated[Path, typer.Argument(help="A recipe YAML file.")]
 
 
-@app.command()
-def validate(recipe: RecipeArg) -> None:
-    """Check a recipe; every problem is reported at once, with its YAML path and line."""
+def load_or_exit(recipe: Path) -> LoadedRecipe:
+    """The recipe, or exit 2 with every problem listed (a recipe error) or the one-line error."""
     try:
-        loaded = load_recipe(recipe)
+        return load_recipe(recipe)
     except RecipeError as e:
         console.print(str(e), highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except MedcurateError as e:
         fail(str(e))
+
+
+@app.command()
+def validate(recipe: RecipeArg) -> None:
+    """Check a recipe; every problem is reported at once, with its YAML path and line."""
+    loaded = load_or_exit(recipe)
     r = loaded.recipe
     out.print(f"{recipe}: valid ({len(loaded.sources)} source files, {len(r.steps)} steps, "
               f"{len(r.mixture)} stages)")
@@ -34,14 +39,11 @@ def validate(recipe: RecipeArg) -> None:
 @app.command()
 def plan(recipe: RecipeArg) -> None:
     """Each step of a recipe as cached or to run, with record counts where known."""
-    from ..run import make_plan
+    from ..run import exported_manifest, make_plan
 
+    loaded = load_or_exit(recipe)
     try:
-        loaded = load_recipe(recipe)
         p = make_plan(loaded)
-    except RecipeError as e:
-        console.print(str(e), highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
     except MedcurateError as e:
         fail(str(e))
     t = Table(title=f"plan for {recipe} (work dir {loaded.work_dir})")
@@ -57,8 +59,7 @@ def plan(recipe: RecipeArg) -> None:
         blocked = blocked or not cached
         t.add_row(s.id, "cached" if cached else "[yellow]to run[/]",
                   f"{s.entry.info()['records']:,}" if cached else "", s.fingerprint)
-    manifest = loaded.output / "manifest.json"
-    exported = manifest.exists() and p.export_fingerprint in manifest.read_text()
+    exported = exported_manifest(loaded, p) is not None
     t.add_row("mixture + export", "cached" if exported and not blocked else "[yellow]to run[/]", "",
               p.export_fingerprint)
     out.print(t)
@@ -77,13 +78,7 @@ def run(
     run resumes."""
     from ..run import run_recipe
 
-    try:
-        loaded = load_recipe(recipe)
-    except RecipeError as e:
-        console.print(str(e), highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-    except MedcurateError as e:
-        fail(str(e))
+    loaded = load_or_exit(recipe)
     with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
 

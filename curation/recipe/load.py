@@ -48,38 +48,27 @@ class LoadedRecipe:
         return self.recipe.step_ids()
 
 
-def _node_at(root: yaml.Node | None, loc: tuple[Any, ...]) -> yaml.Node | None:
-    """The YAML node of a pydantic error location; union tags in the location are not in the YAML and skipped."""
-    node = root
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if k.value == str(part)), None)
-            if match is not None:
-                node = match
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-    return node
+def locate(root: yaml.Node | None, loc: tuple[Any, ...]) -> tuple[str, int | None]:
+    """The dotted path and YAML line of a pydantic error location.
 
-
-def _dotted(loc: tuple[Any, ...], root: yaml.Node | None) -> str:
-    out, node = "", root
+    The tag pydantic adds to a step entry's location (the step's name after its list index) is not in the
+    YAML and is skipped; a key the YAML lacks (a missing field) stays in the path, on the line of the mapping
+    that lacks it.
+    """
+    path, node = "", root
     for part in loc:
         if isinstance(part, int):
-            out += f"[{part}]"
-            node = node.value[part] if isinstance(node, yaml.SequenceNode) and part < len(node.value) else None
-        elif isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if k.value == str(part)), None)
-            if match is not None:  # a key of the YAML; otherwise a union tag pydantic adds
-                out += f".{part}" if out else str(part)
-                node = match
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def _line(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    node = _node_at(root, loc)
-    return node.start_mark.line + 1 if node is not None else None
+            path += f"[{part}]"
+            if isinstance(node, yaml.SequenceNode) and part < len(node.value):
+                node = node.value[part]
+            continue
+        if isinstance(node, yaml.MappingNode):
+            keys = {k.value: v for k, v in node.value}
+            if part not in keys and getattr(keys.get("step"), "value", None) == part:
+                continue
+            node = keys.get(part, node)
+        path += f".{part}" if path else str(part)
+    return path, (node.start_mark.line + 1 if node is not None else None)
 
 
 def _resolve(base: Path, path: str) -> Path:
@@ -172,13 +161,13 @@ def load_recipe(file: str | Path, *, check_paths: bool = True) -> LoadedRecipe:
         problems = []
         for err in e.errors():
             loc = (*err["loc"], "step") if err["type"] == "union_tag_invalid" else err["loc"]
-            problems.append(Problem(_dotted(loc, root), _line(root, loc), _message(err)))
+            problems.append(Problem(*locate(root, loc), _message(err)))
         raise RecipeError(file, problems) from None
     base = file.resolve().parent
     specs, found = expand_sources(recipe, base) if check_paths else (list(recipe.sources), [])
     found += semantic_problems(recipe, specs)
     if found:
-        raise RecipeError(file, [Problem(_dotted(loc, root), _line(root, loc), msg) for loc, msg in found])
+        raise RecipeError(file, [Problem(*locate(root, loc), msg) for loc, msg in found])
     work = _resolve(base, recipe.work_dir) if recipe.work_dir else base.parent / "work" / recipe.name
     output = _resolve(base, recipe.output) if recipe.output else base.parent / "out" / recipe.name
     return LoadedRecipe(recipe, file, specs, work.resolve(), output.resolve())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import re
+from functools import cached_property
 from typing import Any
 
 from pydantic import Field
@@ -22,6 +23,7 @@ from ..llm.prompts import language_name
 from ..llm.step import LLMStep, LLMStepConfig
 from ..record import make_record
 from .base import Record, Reject, register
+from .langid import Langid
 
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 UNITS = re.compile(r"(?<![A-Za-z])(mg|mcg|µg|μg|g|kg|ml|mL|L|mmol|mmHg|IU|U|°C|°F|%|bpm|mEq)(?![A-Za-z])")
@@ -104,6 +106,10 @@ class Translate(LLMStep):
     Config = TranslateConfig
     config: TranslateConfig
 
+    @cached_property
+    def langid(self) -> Langid:
+        return Langid()
+
     def _glossary_for(self, text: str, src: str, dst: str, glossary: list[dict[str, str]]) -> list[tuple[str, str]]:
         pairs = []
         low = text.lower()
@@ -121,9 +127,7 @@ class Translate(LLMStep):
         if c.check_copy and output.strip() == source.strip() and NUMBER.sub("", source).strip():
             return "copy of the source"
         if c.check_language and len(output) >= 20:
-            from .langid import Langid
-
-            lang, conf, _ = Langid().detect(output)
+            lang, _, _ = self.langid.detect(output)
             if lang != dst:
                 return f"wrong language ({lang}, expected {dst})"
         ratio = weighted_length(output) / max(1, weighted_length(source))
