@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .evaluation.config import EvalSpec
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -79,3 +81,5 @@ class TrainConfig(Strict):
     save_steps: int = Field(50, ge=1, description="Checkpoint every N optimizer steps.")
     logging_steps: int = Field(5, ge=1)
     merge: bool = Field(True, description="Write merged weights after the last stage.")
+    eval: EvalSpec | None = Field(None, description="Benchmarks scored on the base model and after every stage; "
+                                                    "the model card shows what each stage added.")

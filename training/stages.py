@@ -22,6 +22,7 @@ from transformers import TrainerCallback
 
 from curation.errors import MedcurateError
 from curation.record import from_table
+from curation.workdir import file_digest, fingerprint
 
 from .config import StageSpec, TrainConfig
 from .data import Collator, Tally, examples_from_records, fit, pack_best_fit, pack_stream, unpacked
@@ -61,9 +62,41 @@ def _last_checkpoint(folder: Path) -> str | None:
 
 
 class StageRunner:
-    def __init__(self, cfg: TrainConfig, data: Path, output: Path, say: Callable[[str], None] = print):
+    def __init__(self, cfg: TrainConfig, data: Path, output: Path, say: Callable[[str], None] = print,
+                 base_dir: Path | None = None, decontaminated: list[str] | None = None):
         self.cfg, self.data, self.output, self.say = cfg, data, output, say
+        self.base_dir, self.decontaminated = base_dir, decontaminated
         self.tokenizer = load_tokenizer(cfg.model)
+
+    def score(self, model: Any, name: str, folder: Path) -> list[dict[str, Any]] | None:
+        """The train section's benchmarks on `model`, written to `folder`; a short summary back."""
+        if self.cfg.eval is None:
+            return None
+        from .evaluation.results import write
+        from .evaluation.run import Target, evaluate
+
+        was_training = model.training
+        model.eval()
+        result = evaluate(Target(name, model, self.tokenizer), self.cfg.eval, base_dir=self.base_dir,
+                          decontaminated=self.decontaminated, say=self.say)
+        model.train(was_training)
+        write(result, folder)
+        return [{k: e[k] for k in ("benchmark", "style", "n", "accuracy", "ci95", "unparseable")}
+                for e in result["summary"]]
+
+    def score_base(self) -> list[dict[str, Any]] | None:
+        """The base model's scores, once (kept in base-eval/), so the card can show what stage 1 added."""
+        if self.cfg.eval is None:
+            return None
+        folder = self.output / "base-eval"
+        key = fingerprint(self.cfg.model.model_dump(), self.cfg.eval.model_dump())
+        saved = json.loads((folder / "summary.json").read_text()) if (folder / "summary.json").exists() else {}
+        if saved.get("key") == key:
+            return saved["summary"]
+        model = self._load_weights(str(self.base_folder()) if self.cfg.model.random is not None else None)
+        summary = self.score(model, "base model", folder)
+        (folder / "summary.json").write_text(json.dumps({"key": key, "summary": summary}, indent=2))
+        return summary
 
     def validate(self) -> None:
         """Everything that can be checked before any training starts."""
@@ -142,20 +175,50 @@ class StageRunner:
             return PeftModel.from_pretrained(model, prev["adapter"], is_trainable=True), base
         return get_peft_model(model, adapter_config(stage)), base
 
+    def stage_key(self, k: int, previous: str) -> str:
+        """What a finished stage was made from: its data, its settings, the model and the stage before it."""
+        stage = self.cfg.stages[k]
+        data = self.data / "data" / stage.name
+        return fingerprint(previous, stage.model_dump(), self.cfg.model.model_dump(), self.cfg.seed,
+                           file_digest(data) if data.exists() else None)
+
+    def finished(self, k: int, folder: Path, key: str) -> dict[str, Any] | None:
+        """A stage finished earlier from the same inputs, scored now if the eval section is new."""
+        done = json.loads((folder / DONE).read_text()) if (folder / DONE).exists() else None
+        if done is None or done.get("key") != key:
+            return None
+        if self.cfg.eval is not None and "eval" not in done:
+            model = (self._merged(done["base"], done["adapter"]) if done.get("adapter")
+                     else self._load_weights(done["model"]))
+            done["eval"] = self.score(model, f"after {done['stage']}", folder)
+            (folder / DONE).write_text(json.dumps(done, indent=2))
+        return done
+
     def run(self, resume: bool = True) -> dict[str, Any]:
         from transformers import Trainer, TrainingArguments
 
         self.validate()
         report: dict[str, Any] = {}
+        base_scores = self.score_base()
+        if base_scores is not None:
+            report["base-eval"] = base_scores
+        key = ""
         for k, stage in enumerate(self.cfg.stages):
             folder = self.output / stage.name
-            if (folder / DONE).exists() and resume:
-                self.say(f"stage {stage.name}: finished earlier, skipped")
-                report[stage.name] = json.loads((folder / DONE).read_text())
+            key = self.stage_key(k, key)
+            done = self.finished(k, folder, key) if resume else None
+            if done is not None:
+                self.say(f"stage {stage.name}: finished earlier from the same data and settings, skipped")
+                report[stage.name] = done
                 continue
+            started = folder / "key"  # checkpoints of a run from other data or settings are not resumed
+            if folder.exists() and (not started.exists() or started.read_text() != key):
+                self.say(f"stage {stage.name}: its data or settings changed since it was trained; training it again")
+                shutil.rmtree(folder)
             if not resume:
                 shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True, exist_ok=True)
+            started.write_text(key)
             train_records = read_split(self.data, stage.name, "train") or []
             train, tally = build_dataset(train_records, self.tokenizer, stage, f"{self.data}/data/{stage.name} train")
             val_records = read_split(self.data, stage.name, "validation") if stage.eval else None
@@ -184,7 +247,10 @@ class StageRunner:
             metrics = {"train_loss": result.training_loss, "steps": result.global_step, "data": tally.to_dict()}
             if val:
                 metrics["eval_loss"] = trainer.evaluate()["eval_loss"]
-            done: dict[str, Any] = {"stage": stage.name, "base": base, **metrics}
+            done = {"stage": stage.name, "key": key, "base": base, **metrics}
+            scores = self.score(model, f"after {stage.name}", folder)
+            if scores is not None:
+                done["eval"] = scores
             if stage.method == "full":
                 model.save_pretrained(folder / "model")
                 done["model"] = str(folder / "model")

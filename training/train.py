@@ -15,8 +15,9 @@ from .config import TrainConfig
 from .stages import StageRunner
 
 
-def load_train_config(path: Path) -> tuple[TrainConfig, Path, Path, str]:
-    """(config, data folder, output folder, title) from a recipe or a training-only config file."""
+def load_train_config(path: Path) -> tuple[TrainConfig, Path, Path, str, list[str] | None]:
+    """(config, data folder, output folder, title, the recipe's decontamination benchmarks) from a recipe or a
+    training-only config file (which has no decontamination list)."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as e:
@@ -30,8 +31,9 @@ def load_train_config(path: Path) -> tuple[TrainConfig, Path, Path, str]:
         if not section:
             raise MedcurateError(f"{path}: the recipe has no train section")
         default_data, default_out = loaded.output, loaded.output.parent / f"{loaded.recipe.name}-model"
+        decontaminated: list[str] | None = loaded.decontaminated_against()
     else:
-        section, title = data, path.stem
+        section, title, decontaminated = data, path.stem, None
         default_data, default_out = None, base / f"{path.stem}-model"
     try:
         cfg = TrainConfig.model_validate(section)
@@ -42,7 +44,26 @@ def load_train_config(path: Path) -> tuple[TrainConfig, Path, Path, str]:
     if data_dir is None:
         raise MedcurateError(f"{path}: say where the exported dataset is (data: folder)")
     output = (base / cfg.output) if cfg.output else default_out
-    return cfg, Path(data_dir), Path(output), title
+    return cfg, Path(data_dir), Path(output), title, decontaminated
+
+
+def eval_table(cfg: TrainConfig, report: dict[str, Any]) -> str:
+    """Benchmark accuracy of the base model and after each stage: what each stage added."""
+    rows = [("base model", report.get("base-eval"))] + [(s.name, report[s.name].get("eval")) for s in cfg.stages]
+    rows = [(name, scores) for name, scores in rows if scores]
+    if not rows:
+        return ""
+    columns = [(e["benchmark"], e["style"]) for e in rows[0][1]]
+    head = "| model | " + " | ".join(f"{b} ({st})" for b, st in columns) + " |"
+    lines = [head, "|---|" + "---:|" * len(columns)]
+    for name, scores in rows:
+        by = {(e["benchmark"], e["style"]): e for e in scores}
+        cells = [f"{100 * by[c]['accuracy']:.1f}% ({100 * by[c]['ci95'][0]:.1f}–{100 * by[c]['ci95'][1]:.1f})"
+                 if c in by else "–" for c in columns]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    n = ", ".join(f"{e['benchmark']}: {e['n']} items" for e in rows[0][1])
+    return ("\n## Benchmarks\n\nAccuracy with a bootstrap 95% interval, scored by `medcurate eval` on the base "
+            f"model and after each stage ({n}):\n\n" + "\n".join(lines) + "\n")
 
 
 def model_card(title: str, cfg: TrainConfig, report: dict[str, Any]) -> str:
@@ -54,14 +75,14 @@ def model_card(title: str, cfg: TrainConfig, report: dict[str, Any]) -> str:
     return (f"---\ntags: [medical, medcurate]\n---\n\n# {title}: merged model\n\nBase: {base}. Trained by "
             f"medcurate on the dataset built by recipe `{title}`, stage after stage:\n\n"
             "| stage | objective | method | adapter policy | steps | train loss | eval loss |\n"
-            "|---|---|---|---|---:|---:|---:|\n" + rows + "\n")
+            "|---|---|---|---|---:|---:|---:|\n" + rows + "\n" + eval_table(cfg, report))
 
 
 def train(path: Path, *, resume: bool = True, say: Callable[[str], None] = print) -> dict[str, Any]:
-    cfg, data, output, title = load_train_config(path)
+    cfg, data, output, title, decontaminated = load_train_config(path)
     if not (data / "data").is_dir():
         raise MedcurateError(f"{data}: no exported dataset here (run `medcurate run` on the recipe first)")
-    runner = StageRunner(cfg, data, output, say)
+    runner = StageRunner(cfg, data, output, say, base_dir=path.resolve().parent, decontaminated=decontaminated)
     report = runner.run(resume=resume)
     if cfg.merge and cfg.stages[-1].method in ("prompt", "prefix"):
         say(f"{cfg.stages[-1].method} tuning has no weights to merge: load {report[cfg.stages[-1].name]['adapter']} "

@@ -47,6 +47,11 @@ class LoadedRecipe:
     def step_ids(self) -> list[str]:
         return self.recipe.step_ids()
 
+    def decontaminated_against(self) -> list[str]:
+        """The benchmark files of the recipe's decontaminate steps, relative paths taken from the recipe's folder."""
+        base = self.file.resolve().parent
+        return [str(base / b) for e in self.recipe.steps if e.step == "decontaminate" for b in e.config.benchmarks]
+
 
 def locate(root: yaml.Node | None, loc: tuple[Any, ...]) -> tuple[str, int | None]:
     """The dotted path and YAML line of a pydantic error location.

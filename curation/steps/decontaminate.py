@@ -56,9 +56,15 @@ class Decontaminate(GlobalStep):
     Config = DecontaminateConfig
     config: DecontaminateConfig
 
+    base_dir: Path | None = None
+
+    def bind(self, **context) -> None:
+        self.base_dir = context.get("base_dir")
+
     def apply(self, records):
         c = self.config
-        items = benchmark_items(c.benchmarks)
+        base = self.base_dir
+        items = benchmark_items([str(base / b) if base is not None else b for b in c.benchmarks])
         found: dict[int, tuple[str, int]] = {}  # record index -> (kind, benchmark item index)
         if items and records:
             self.ngram_overlap(records, items, found)
