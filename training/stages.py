@@ -91,7 +91,7 @@ class StageRunner:
         folder = self.output / "base-eval"
         key = fingerprint(self.cfg.model.model_dump(), self.cfg.eval.model_dump())
         saved = json.loads((folder / "summary.json").read_text()) if (folder / "summary.json").exists() else {}
-        if saved.get("key") == key:
+        if isinstance(saved, dict) and saved.get("key") == key:
             return saved["summary"]
         model = self._load_weights(str(self.base_folder()) if self.cfg.model.random is not None else None)
         summary = self.score(model, "base model", folder)
