@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .recipe.model import Stage, in_scope
+from .record import dotted
 from .steps.base import Record
 
 Cell = tuple[str, str]
@@ -54,13 +55,6 @@ def rng_for(seed: int, *parts: str) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(digest, "little"))
 
 
-def _dotted(record: Record, path: str) -> Any:
-    value: Any = record
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
-
-
 def selects(stage: Stage, record: Record, tags_of: dict[str, list[str]]) -> bool:
     if not in_scope(record["source"], stage.sources, stage.tags, tags_of):
         return False
@@ -68,8 +62,10 @@ def selects(stage: Stage, record: Record, tags_of: dict[str, list[str]]) -> bool
         return False
     if stage.langs and (record.get("lang") or "unknown") not in stage.langs:
         return False
+    if stage.reviewed == "accepted" and dotted(record, "meta.review.decision") not in ("accept", "edit"):
+        return False
     for path, minimum in stage.min_scores.items():
-        value = _dotted(record, path)
+        value = dotted(record, path)
         if not isinstance(value, (int, float)) or value < minimum:
             return False
     return True

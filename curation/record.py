@@ -82,6 +82,14 @@ ARROW_SCHEMA = pa.schema(
 FIELDS: tuple[str, ...] = tuple(ARROW_SCHEMA.names)
 
 
+def dotted(record: dict[str, Any], path: str) -> Any:
+    """The value at a dotted path (meta.judge.overall), None where the path does not exist."""
+    value: Any = record
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
 def content_key(record: dict[str, Any]) -> str:
     """The normalised content a record is identified by: NFKC, whitespace collapsed, roles kept."""
     if record.get("messages"):

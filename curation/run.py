@@ -104,8 +104,9 @@ def make_plan(loaded: LoadedRecipe) -> Plan:
         cls = get_step(entry.step)
         options = entry.config.model_dump(mode="json")
         llm = recipe.llm.model_dump(mode="json") if getattr(cls, "uses_llm", False) else None
+        state = cls.state_key(entry.config, loaded.work_dir, loaded.file.resolve().parent)
         previous = fingerprint("step", previous, entry.step, options, entry.sources, entry.tags, llm, recipe.seed,
-                               code_version(cls))
+                               code_version(cls), state)
         steps.append(PlannedStep(i, step_id, entry.step, previous, work.step_entry(i, step_id, previous), options,
                                  entry.sources, entry.tags))
     export = fingerprint("export", previous, recipe.model_dump(mode="json", include={"mixture", "export", "seed",

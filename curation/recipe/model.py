@@ -64,6 +64,8 @@ class Stage(Strict):
     langs: list[str] = Field(default_factory=list, description="Only these languages (all when empty).")
     min_scores: dict[str, float] = Field(
         default_factory=dict, description="Dotted path to a score and its minimum, e.g. meta.judge.overall: 4.")
+    reviewed: Literal["any", "accepted"] = Field(
+        "any", description="accepted: only records a reviewer accepted or edited (marked by the review step).")
     weights: dict[str, float] = Field(default_factory=dict, description="Weight per source (1 by default).")
     size: int | None = Field(None, ge=1, description="Target training records; all available when left out.")
     epochs: dict[str, float] = Field(

@@ -3,7 +3,7 @@
 from .base import STEPS, GlobalStep, RecordStep, Reject, Step, StepConfig, get_step, register
 
 STEP_MODULES = ("normalize", "langid", "pii", "quality", "dedupe", "decontaminate", "translate", "synthesize",
-                "judge")
+                "judge", "review")
 
 
 def load_all() -> None:

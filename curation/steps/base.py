@@ -9,6 +9,7 @@ in `curation.pipeline`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -43,6 +44,12 @@ class Step:
 
     def bind(self, **context: Any) -> None:
         """Run context a step may need (the recipe's LLM endpoints, the work dir for caches); most ignore it."""
+
+    @classmethod
+    def state_key(cls, config: Any, work_dir: Path, base_dir: Path) -> str | None:
+        """State outside the recipe that the step's output depends on (a review store's decisions); it joins
+        the step's cache key. Most steps have none."""
+        return None
 
     def summary(self) -> dict[str, Any]:
         """What the step wants in the manifest besides counts (LLM requests, tokens and cost)."""

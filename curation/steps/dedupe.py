@@ -14,7 +14,7 @@ import json
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .. import minhash as mh
 from ..errors import MedcurateError
+from ..record import dotted
 from .base import GlobalStep, Record, Reject, StepConfig, register
 
 
@@ -54,13 +55,6 @@ class DedupeConfig(StepConfig):
     seed: int = 1
     batch_size: int = 20_000
     workers: int = Field(1, ge=1, description="Processes for shingling and signatures.")
-
-
-def _dotted(record: dict, path: str) -> Any:
-    value: Any = record
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
 
 
 def exact_hashes(texts: list[str]) -> np.ndarray:
@@ -202,7 +196,7 @@ class Dedupe(GlobalStep):
         prio = {s: i for i, s in enumerate(c.keep.source_priority)}
         prefer = np.zeros(n_new)
         if c.keep.prefer:
-            vals = [_dotted(r, c.keep.prefer) for r in records]
+            vals = [dotted(r, c.keep.prefer) for r in records]
             prefer = np.array([v if isinstance(v, (int, float)) else np.nan for v in vals], dtype=float)
             prefer = np.nan_to_num(-prefer if c.keep.prefer_max else prefer, nan=np.inf)
         df = pl.DataFrame({
