@@ -261,3 +261,139 @@ def test_export_fill_in_and_import_with_bad_rows_named(tmp_path, records):
                                    "--work-dir", str(tmp_path)])
     assert res.exit_code == 0, res.output
     assert len((tmp_path / "all.jsonl").read_text().splitlines()) == 6
+
+
+# --- the recipe's review step, and a real browser -------------------------------------------------------
+
+def review_recipe(folder: Path, **step_config) -> Path:
+    from .test_recipe import small_recipe
+
+    steps = [{"step": "normalize"}, {"step": "langid"}, {"step": "pii"}, {"step": "quality"},
+             {"step": "dedupe", "config": {"threshold": 0.7}},
+             {"step": "review", "config": {"queue": "clinic", **step_config}}]
+    mixture = {"stage1": {"tags": ["qa", "dialogue"]},
+               "stage2": {"tags": ["qa", "dialogue", "mcq"], "reviewed": "accepted"}}
+    return small_recipe(folder, steps=steps, mixture=mixture)
+
+
+def rejects_of(out: Path) -> list[dict]:
+    return [json.loads(x) for x in (out / "rejects.jsonl").read_text().splitlines()]
+
+
+def curated(out: Path) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    from curation.record import from_table
+
+    return from_table(pq.read_table(out / "curated.parquet"))
+
+
+def stage_records(out: Path, stage: str) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    from curation.record import from_table
+
+    return [r for f in sorted((out / "data" / stage).glob("*.parquet")) for r in from_table(pq.read_table(f))]
+
+
+def test_a_real_browser_reviews_three_records_and_the_recipe_applies_them(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from curation.recipe import load_recipe
+    from curation.run import run_recipe
+
+    recipe = review_recipe(tmp_path)
+    run_recipe(load_recipe(recipe), until="dedupe")
+    res = CliRunner().invoke(cli, ["review", "create", str(recipe), "--name", "clinic", "--select", "stratified",
+                                   "--size", "3", "--seed", "2"])
+    assert res.exit_code == 0 and "3 records queued" in res.output, res.output
+    store = ReviewStore(tmp_path / "work" / "review.sqlite")
+    srv = Server(store, "clinic")
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+            page = browser.new_page()
+            assert page.goto(f"{srv.url}/review").status == 403  # no token, no page
+            page.goto(f"{srv.url}/?token={srv.token}")
+            page.fill("#reviewer", "Dr. Haddad")
+            page.click("#start")
+            shown = []
+            # 1: accept with the keyboard
+            shown.append(page.input_value("input[name=record_id]"))
+            assert page.inner_text("#progress") == "0 / 3 decided"
+            page.keyboard.press("a")
+            page.wait_for_selector("text=1 / 3 decided")
+            # 2: reject with the buttons, a reason and a note
+            shown.append(page.input_value("input[name=record_id]"))
+            page.click("#reject")
+            page.select_option("#reason", "medically incorrect")
+            page.fill("#note", "wrong first-line drug")
+            page.click("#confirm-reject")
+            page.wait_for_selector("text=2 / 3 decided")
+            # 3: edit with the keyboard: the last message gets a sentence more
+            shown.append(page.input_value("input[name=record_id]"))
+            direction = page.get_attribute("#record", "dir")
+            page.keyboard.press("e")
+            last = page.locator("#editor textarea").last
+            last.fill(last.input_value() + " Consult a physician.")
+            page.keyboard.press("Control+Enter")
+            page.wait_for_selector("#empty")
+            assert page.inner_text("#progress") == "3 / 3 decided"
+            browser.close()
+    finally:
+        srv.stop()
+    assert len(set(shown)) == 3 and direction in ("rtl", "auto")
+    rows = sqlite3.connect(tmp_path / "work" / "review.sqlite").execute(
+        "SELECT record_id, reviewer, decision, reason, note, edited FROM decisions").fetchall()
+    by_id = {r[0]: r for r in rows}
+    assert [by_id[i][2] for i in shown] == ["accept", "reject", "edit"]
+    assert all(r[1] == "Dr. Haddad" for r in rows)
+    assert by_id[shown[1]][3:5] == ("medically incorrect", "wrong first-line drug")
+    assert json.loads(by_id[shown[2]][5])["messages"][-1]["content"].endswith("Consult a physician.")
+
+    result = run_recipe(load_recipe(recipe))
+    assert "review" in result.ran
+    out = tmp_path / "out"
+    review_rejects = [r for r in rejects_of(out) if r["step"] == "review"]
+    assert [r["record"]["id"] for r in review_rejects] == [shown[1]]
+    assert review_rejects[0]["reason"] == "review: medically incorrect"
+    final = {r["id"]: r for r in curated(out)}
+    assert shown[0] in final and shown[1] not in final and shown[2] not in final  # the edit replaced it
+    edit = next(r for r in final.values() if r.get("parent_id") == shown[2])
+    assert edit["origin"] == "review-edit" and edit["meta"]["review"]["reviewer"] == "Dr. Haddad"
+    assert edit["messages"][-1]["content"].endswith("Consult a physician.")
+    assert {r["id"] for r in stage_records(out, "stage2")} == {shown[0], edit["id"]}  # only accepted records
+    ledger = result.manifest["ledger"]["review"]
+    assert ledger["in"] == ledger["kept"] + ledger["rejected"]
+
+
+def test_review_policies_in_the_recipe(tmp_path, records):
+    from curation.recipe import load_recipe
+    from curation.run import run_recipe
+
+    recipe = review_recipe(tmp_path, min_progress=0.5)
+    run_recipe(load_recipe(recipe), until="dedupe")
+    assert CliRunner().invoke(cli, ["review", "create", str(recipe), "--name", "clinic", "--select", "all",
+                                    "--size", "20", "--seed", "1"]).exit_code == 0
+    store = ReviewStore(tmp_path / "work" / "review.sqlite")
+    with pytest.raises(MedcurateError, match=r"review queue 'clinic' is 0% done \(0/20\)"):
+        run_recipe(load_recipe(recipe))
+    # reject every reviewed Spanish record: its source's sampled rejection rate is 100%
+    for item in list(store.items("clinic"))[:10]:
+        rec = item.record
+        decision = "reject" if rec["source"] == "es_sharegpt" else "accept"
+        store.decide("clinic", item.record_id, "ana", decision, seen_hash=item.content_hash,
+                     reason="bad translation" if decision == "reject" else None)
+    es_reviewed = sum(1 for d in store.decisions("clinic") if d["source"] == "es_sharegpt")
+    recipe = review_recipe(tmp_path, min_progress=0.5, max_source_rejection_rate=0.5, min_source_reviews=1)
+    result = run_recipe(load_recipe(recipe))
+    reasons = {r["reason"] for r in rejects_of(tmp_path / "out") if r["step"] == "review"}
+    assert es_reviewed > 0 and "review: source rejection rate too high" in reasons
+    assert not [r for r in curated(tmp_path / "out") if r["source"] == "es_sharegpt"]
+    summary = result.manifest["ledger"]["review"]
+    assert summary["in"] == summary["kept"] + summary["rejected"]
+    # the decisions are part of the step's cache key: unchanged, it is reused; one more, it runs again
+    assert "review" in run_recipe(load_recipe(recipe)).reused
+    item = list(store.items("clinic"))[10]
+    store.decide("clinic", item.record_id, "bo", "accept", seen_hash=item.content_hash)
+    assert "review" in run_recipe(load_recipe(recipe)).ran
