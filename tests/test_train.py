@@ -184,9 +184,24 @@ def test_killed_training_resumes_to_the_same_final_step(tmp_path, exported):
     assert not (tmp_path / "model" / "stage2" / "stage.json").exists(), "finished before it could be killed"
     said: list[str] = []
     report = train(path, say=said.append)
-    assert "stage stage1: finished earlier, skipped" in said
+    assert "stage stage1: finished earlier from the same data and settings, skipped" in said
     assert any("resuming from" in s and "checkpoint-" in s for s in said)
     assert report["stage2"]["steps"] == 40
+
+
+def test_a_stage_is_trained_again_when_its_settings_change(tmp_path, exported):
+    stages = [{"name": "stage1", "method": "lora", "max_steps": 1, "batch_size": 2, "max_length": 128}]
+    path = write_config(tmp_path, exported, stages, merge=False)
+    train(path, say=lambda m: None)
+    said: list[str] = []
+    train(path, say=said.append)
+    assert any("finished earlier from the same data and settings" in s for s in said)
+    stages[0]["learning_rate"] = 1e-3
+    path = write_config(tmp_path, exported, stages, merge=False)
+    said.clear()
+    report = train(path, say=said.append)
+    assert any("changed since it was trained; training it again" in s for s in said)
+    assert report["stage1"]["steps"] == 1
 
 
 def test_a_few_lora_steps_on_the_real_smollm2_weights(tmp_path, exported):
