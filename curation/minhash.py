@@ -1,20 +1,21 @@
 """MinHash signatures and LSH banding, vectorised with numpy; shared by dedupe and decontaminate.
 
 Shingles are word n-grams for space-separated languages and character n-grams for Chinese and Japanese.
-A batch of texts is normalised, tokenised and its tokens hashed in polars (Rust); n-gram hashes are
-combined from token hashes in numpy over the whole batch; the signatures come from rensa's compiled batch
-kernel, which measured 50 times faster than the same permutations in numpy. Bands hash their rows into one
+A batch of texts is normalised, tokenised and its tokens hashed in one polars pass (Rust); exact-duplicate
+hashes, n-gram hashes and signatures are then computed from the token hashes by compiled loops
+(`minhash_kernels`), with no Python object per token or per signature value. Bands hash their rows into one
 64-bit key, so candidate pairs come from a group-by over (band, key), never a Python loop per record.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
 import unicodedata
 from collections.abc import Sequence
 
 import numpy as np
+
+from .record import dotted
 
 CJK_LANGS = frozenset({"zh", "ja"})
 HASH_SEED = 0x5EED
@@ -48,95 +49,120 @@ def nfkc_series(texts: list[str]):
     import polars as pl
 
     series = pl.Series(texts, dtype=pl.String)
-    non_ascii = series.str.contains(r"[^\x00-\x7F]")
+    non_ascii = series.str.len_bytes() != series.str.len_chars()
     if non_ascii.any():
         series = pl.select(pl.when(non_ascii).then(series.str.normalize("NFKC")).otherwise(series)).to_series()
     return series
 
 
-def _token_hashes(texts: list[str], pattern: str) -> tuple[np.ndarray, np.ndarray]:
-    """Normalised tokens of each text, hashed in polars; flat hashes and per-text token counts."""
-    tokens = nfkc_series(texts).str.to_lowercase().str.extract_all(pattern)
-    lengths = tokens.list.len().fill_null(0).to_numpy().astype(np.int64)
-    flat = tokens.explode().drop_nulls().hash(seed=HASH_SEED).to_numpy().astype(np.uint64)
-    return flat, lengths
+def _buffers(strings) -> tuple[np.ndarray, np.ndarray]:
+    """The UTF-8 bytes and offsets of a polars string Series, without a Python object per string."""
+    import pyarrow as pa
+
+    arr = strings.to_arrow()
+    arr = arr.cast(pa.large_string()) if arr.type != pa.large_string() else arr
+    arr = pa.concat_arrays(arr.chunks) if isinstance(arr, pa.ChunkedArray) else arr
+    _, offsets_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[arr.offset: arr.offset + len(arr) + 1]
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, dtype=np.uint8)
+    return data, offsets
 
 
-def _ngram_hashes(tok: np.ndarray, lengths: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Hashes of every window of n consecutive tokens inside each text (a shorter text: one window of all).
+def token_batch(texts: Sequence[str], cjk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes of each text's normalised tokens (words; characters for CJK texts): a flat array and offsets
+    (text i owns tok[offsets[i]:offsets[i+1]]). ASCII texts are cut and hashed in one compiled pass over
+    their bytes; the others by a Unicode-aware regex in polars, their tokens then hashed the same way."""
+    import polars as pl
 
-    Windows are combined over the whole flat token array with contiguous shifted slices (fast), and the
-    windows that cross from one text into the next are then dropped.
-    """
-    ends = np.cumsum(lengths)
-    starts = ends - lengths
-    windows = np.where(lengths >= n, lengths - n + 1, (lengths > 0).astype(np.int64))
-    offsets = np.concatenate([[0], np.cumsum(windows)]).astype(np.int64)
-    total = int(offsets[-1])
-    if total == 0:
-        return np.zeros(0, dtype=np.uint64), offsets
-    full = np.zeros(max(0, len(tok) - n + 1), dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for j in range(n):
-            full = full * MIX + tok[j: j + len(full)] + np.uint64(j)
-    long_ = lengths >= n
-    owner = np.repeat(np.arange(len(lengths)), windows)
-    pos = starts[owner] + (np.arange(total) - offsets[:-1][owner])
-    out = np.empty(total, dtype=np.uint64)
-    in_long = long_[owner]
-    out[in_long] = full[pos[in_long]]
-    for i in np.flatnonzero(~long_ & (lengths > 0)):  # texts shorter than n: one window of all their tokens
-        h = np.uint64(0)
-        with np.errstate(over="ignore"):
-            for j in range(int(lengths[i])):
-                h = h * MIX + tok[starts[i] + j] + np.uint64(j)
-        out[offsets[i]] = h
-    return out, offsets
+    from .minhash_kernels import ascii_tokens, gather_segments, string_hashes
+
+    series = nfkc_series(list(texts)).str.to_lowercase()
+    if cjk.any():  # every word character of a CJK text becomes a token of its own
+        split = pl.Series(cjk)
+        series = pl.select(pl.when(split).then(series.str.replace_all(r"(\w)", "$1 ")).otherwise(series)).to_series()
+    ascii_ = (series.str.len_bytes() == series.str.len_chars()).to_numpy()
+    counts = np.zeros(len(series), dtype=np.int64)
+    parts = []
+    rows = np.flatnonzero(ascii_)
+    if len(rows):
+        data, offsets = _buffers(series.gather(rows) if len(rows) < len(series) else series)
+        tok = np.empty(len(data) // 2 + len(rows), dtype=np.uint64)  # at most one token per two bytes
+        n_tok = np.zeros(len(rows), dtype=np.int64)
+        used = ascii_tokens(data, offsets, tok, n_tok)
+        counts[rows] = n_tok
+        parts.append((rows, tok[:used], n_tok))
+    rows = np.flatnonzero(~ascii_)
+    if len(rows):
+        tokens = series.gather(rows).str.extract_all(r"\w+")
+        n_tok = tokens.list.len().fill_null(0).to_numpy().astype(np.int64)
+        data, offsets = _buffers(tokens.explode().drop_nulls())
+        tok = np.empty(len(offsets) - 1, dtype=np.uint64)
+        string_hashes(data, offsets, tok)
+        counts[rows] = n_tok
+        parts.append((rows, tok, n_tok))
+    out_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    if len(parts) == 1 and len(parts[0][0]) == len(series):
+        return parts[0][1], out_offsets
+    flat = np.empty(int(out_offsets[-1]), dtype=np.uint64)
+    for rows, tok, n_tok in parts:
+        gather_segments(tok, np.concatenate([[0], np.cumsum(n_tok)]).astype(np.int64), flat, out_offsets, rows)
+    return flat, out_offsets
+
+
+def sequence_hashes(tok: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Exact-duplicate hash per text: equal token sequences (case, width, punctuation, spacing aside)."""
+    from .minhash_kernels import sequence_hashes as kernel
+
+    out = np.empty(len(offsets) - 1, dtype=np.uint64)
+    kernel(tok, offsets, out)
+    return out
+
+
+def ngrams(tok: np.ndarray, offsets: np.ndarray, cjk: np.ndarray, ngram: int, char_ngram: int
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Shingle hashes from token hashes: windows of `ngram` words, or `char_ngram` characters for CJK."""
+    from .minhash_kernels import ngram_hashes
+
+    lengths = np.diff(offsets)
+    ns = np.where(cjk, char_ngram, ngram).astype(np.int64)
+    windows = np.where(lengths >= ns, lengths - ns + 1, (lengths > 0).astype(np.int64))
+    out_offsets = np.concatenate([[0], np.cumsum(windows)]).astype(np.int64)
+    out = np.empty(int(out_offsets[-1]), dtype=np.uint64)
+    ngram_hashes(tok, offsets, ns, out_offsets, out)
+    return out, out_offsets
 
 
 def shingle_batch(texts: Sequence[str], cjk: np.ndarray, ngram: int, char_ngram: int
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Shingle hashes of many texts: one flat array and offsets (text i owns flat[offsets[i]:offsets[i+1]])."""
-    texts = list(texts)
-    parts = []
-    for mask, pattern, n in ((~cjk, r"\w+", ngram), (cjk, r"\w", char_ngram)):
-        idx = np.flatnonzero(mask)
-        if len(idx):
-            tok, lengths = _token_hashes([texts[i] for i in idx], pattern)
-            h, off = _ngram_hashes(tok, lengths, n)
-            parts.append((idx, h, off))
-    if not parts:
-        return np.zeros(0, dtype=np.uint64), np.zeros(1, dtype=np.int64)
-    if len(parts) == 1:
-        return parts[0][1], parts[0][2]
-    counts = np.zeros(len(texts), dtype=np.int64)
-    pieces: list[np.ndarray] = [np.zeros(0, dtype=np.uint64)] * len(texts)
-    for idx, h, off in parts:
-        counts[idx] = np.diff(off)
-        for k, i in enumerate(idx):
-            pieces[i] = h[off[k]: off[k + 1]]
-    return np.concatenate(pieces), np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    tok, offsets = token_batch(texts, np.asarray(cjk, dtype=bool))
+    return ngrams(tok, offsets, np.asarray(cjk, dtype=bool), ngram, char_ngram)
+
+
+def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    a = (rng.integers(0, 2 ** 32, size=num_perm, dtype=np.uint64) | np.uint64(1)).astype(np.uint32)
+    b = rng.integers(0, 2 ** 32, size=num_perm, dtype=np.uint64).astype(np.uint32)
+    return a, b
 
 
 def signatures(flat: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
-    """MinHash signatures, shape (texts, num_perm), uint32, from rensa's compiled batch kernel."""
-    import rensa
+    """MinHash signatures, shape (texts, num_perm), uint32."""
+    from .minhash_kernels import minhash
 
-    n = len(offsets) - 1
-    if n <= 0:
-        return np.zeros((0, num_perm), dtype=np.uint32)
-    matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
-        np.ascontiguousarray(flat, dtype=np.uint64), np.ascontiguousarray(offsets, dtype=np.uint64), num_perm, seed)
-    rows = matrix.to_rows()
-    return np.fromiter(itertools.chain.from_iterable(rows), dtype=np.uint32, count=n * num_perm).reshape(n, num_perm)
+    out = np.empty((max(0, len(offsets) - 1), num_perm), dtype=np.uint32)
+    if len(out):
+        a, b = permutations(num_perm, seed)
+        minhash(np.ascontiguousarray(flat, dtype=np.uint64), np.ascontiguousarray(offsets, dtype=np.int64), a, b,
+                out)
+    return out
 
 
 def engine_version() -> str:
     """What signatures depend on; a persistent index built with another engine is refused."""
     import polars as pl
-    import rensa
 
-    return f"polars-{pl.__version__}/rensa-{rensa.RMinHash.ALGORITHM_VERSION}"
+    return f"polars-{pl.__version__}/minhash-kernels-2"
 
 
 def _false_positive(threshold: float, b: int, r: int, steps: int = 200) -> float:
@@ -197,6 +223,18 @@ def estimated_jaccard(sig: np.ndarray, i: np.ndarray, j: np.ndarray, chunk: int 
     return out
 
 
+def pair_jaccard(flat: np.ndarray, offsets: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Exact Jaccard of the shingle sets of many pairs of texts of one shingle batch, in compiled code."""
+    from .minhash_kernels import pair_jaccard as kernel
+    from .minhash_kernels import sort_segments
+
+    flat = np.array(flat, dtype=np.uint64)  # sorted in place per text: a copy
+    sort_segments(flat, offsets)
+    out = np.empty(len(first), dtype=np.float64)
+    kernel(flat, offsets, np.asarray(first, dtype=np.int64), np.asarray(second, dtype=np.int64), out)
+    return out
+
+
 def true_jaccard(a: np.ndarray, b: np.ndarray) -> float:
     if len(a) == 0 and len(b) == 0:
         return 1.0
@@ -219,9 +257,7 @@ def components(n: int, edges: np.ndarray) -> np.ndarray:
 def record_text(record: dict, key: str = "conversation", field: str | None = None) -> str:
     """The text a record is compared by: the whole conversation, the user turns, or one named field."""
     if key == "field" and field:
-        value: object = record
-        for part in field.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
+        value = dotted(record, field)
         return value if isinstance(value, str) else ("" if value is None else str(value))
     msgs = record.get("messages") or []
     if key == "user":

@@ -30,7 +30,7 @@ from .steps import get_step
 from .steps.base import Record, Step
 from .workdir import Entry, WorkDir, code_version, file_digest, fingerprint
 
-PACKAGES = ("medcurate", "datasets", "pyarrow", "polars", "pydantic", "transformers", "torch", "openai", "rensa")
+PACKAGES = ("medcurate", "datasets", "pyarrow", "polars", "pydantic", "transformers", "torch", "openai", "numba")
 Progress = Callable[[str, int], Callable[[int], None]]
 
 

@@ -11,8 +11,7 @@ so a later run dedupes new sources against everything kept before without recomp
 from __future__ import annotations
 
 import json
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
@@ -54,23 +53,20 @@ class DedupeConfig(StepConfig):
     report_clusters: int = 20
     seed: int = 1
     batch_size: int = 20_000
-    workers: int = Field(1, ge=1, description="Processes for shingling and signatures.")
-
-
-def exact_hashes(texts: list[str]) -> np.ndarray:
-    """Hash of the normalised text: case, width, punctuation and spacing do not make texts different."""
-    norm = mh.nfkc_series(texts).str.to_lowercase().str.replace_all(r"[^\w]+", " ").str.strip_chars()
-    return norm.hash(seed=mh.HASH_SEED).to_numpy().astype(np.uint64)
+    workers: int = Field(1, ge=1, description="Threads for tokenising and signatures.")
 
 
 def _batch_hashes(args: tuple[list[str], np.ndarray, DedupeConfig, bool]) -> tuple[np.ndarray, np.ndarray | None]:
-    """Exact hashes and, when near duplicates are wanted, MinHash signatures of one batch of texts."""
+    """Exact hashes and, when near duplicates are wanted, MinHash signatures of one batch of texts, from
+    one tokenisation: texts with the same tokens (case, width, punctuation and spacing aside) are exact
+    duplicates."""
     texts, cjk, c, near = args
-    exact = exact_hashes(texts)
+    tok, offsets = mh.token_batch(texts, cjk)
+    exact = mh.sequence_hashes(tok, offsets)
     if not near:
         return exact, None
-    flat, offsets = mh.shingle_batch(texts, cjk, c.ngram, c.char_ngram)
-    return exact, mh.signatures(flat, offsets, c.num_perm, c.seed)
+    flat, sh_offsets = mh.ngrams(tok, offsets, cjk, c.ngram, c.char_ngram)
+    return exact, mh.signatures(flat, sh_offsets, c.num_perm, c.seed)
 
 
 class Index:
@@ -120,8 +116,9 @@ class Dedupe(GlobalStep):
         jobs = [(texts[i: i + c.batch_size], cjk[i: i + c.batch_size], c, near)
                 for i in range(0, len(texts), c.batch_size)]
         if c.workers > 1 and len(jobs) > 1:
-            # spawn, not fork: a forked child inherits polars' thread pool locked and hangs
-            with ProcessPoolExecutor(c.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            # threads, not processes: polars and the compiled kernels release the GIL, and threads share the
+            # texts instead of pickling them to workers whose memory grows batch after batch
+            with ThreadPoolExecutor(c.workers) as pool:
                 results = list(pool.map(_batch_hashes, jobs))
         else:
             results = [_batch_hashes(j) for j in jobs]
@@ -168,14 +165,8 @@ class Dedupe(GlobalStep):
                     both_new = (cand[:, 0] >= n_old) & (cand[:, 1] >= n_old)
                     rows = np.unique(cand[both_new].ravel()) - n_old  # their shingles, in one batch
                     flat, offsets = mh.shingle_batch([texts[i] for i in rows], cjk[rows], c.ngram, c.char_ngram)
-                    slot = {int(r): k for k, r in enumerate(rows)}
-
-                    def sh(i: int) -> np.ndarray:
-                        k = slot[i - n_old]
-                        return np.unique(flat[offsets[k]: offsets[k + 1]])
-
-                    for k in np.flatnonzero(both_new):  # both new: exact Jaccard from the shingle sets
-                        est[k] = mh.true_jaccard(sh(int(cand[k, 0])), sh(int(cand[k, 1])))
+                    slot = np.searchsorted(rows, cand[both_new] - n_old)  # both new: exact Jaccard of the sets
+                    est[both_new] = mh.pair_jaccard(flat, offsets, slot[:, 0], slot[:, 1])
                     keep = est >= c.threshold
                 for (a, b), j in zip(cand[keep], est[keep]):
                     similarity[(int(a), int(b))] = float(j)
@@ -209,11 +200,13 @@ class Dedupe(GlobalStep):
         })
         survivors = (df.sort(["label", "new", "prio", "prefer", "row"]).group_by("label", maintain_order=True)
                      .first().select("label", pl.col("row").alias("survivor")))
-        surv = dict(zip(survivors["label"].to_list(), survivors["survivor"].to_list()))
+        surv = np.empty(int(labels.max()) + 1 if len(labels) else 0, dtype=np.int64)
+        surv[survivors["label"].to_numpy()] = survivors["survivor"].to_numpy()
+        sizes = np.bincount(labels)
         kept, rejected = [], []
         for i, rec in enumerate(records):
             row = n_old + i
-            s = surv[int(labels[row])]
+            s = int(surv[labels[row]])
             if s == row:
                 kept.append(rec)
                 continue
@@ -224,7 +217,7 @@ class Dedupe(GlobalStep):
             else:
                 sim = 1.0
             detail = {"duplicate_of": dup_id, "similarity": round(1.0 if exact_dup else sim, 4),
-                      "cluster_size": int((labels == labels[row]).sum())}
+                      "cluster_size": int(sizes[labels[row]])}
             rejected.append((rec, Reject("exact duplicate" if exact_dup else "near duplicate", detail)))
         return kept, rejected
 
