@@ -133,14 +133,15 @@ def score(pred: set, truth: set) -> tuple[float, float, float]:
 def scale_run(n: int) -> None:
     """In a fresh process: the step alone on n records of about 150 words; wall time and peak memory."""
     texts, _ = corpus(n, seed=1, sentences=8)
+    records_of(texts[:10])
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
     t = time.perf_counter()
     pairs = run_step(texts, workers=2)
     secs = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
-    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 ** 2
     print(f"scale: {n:,} records, {sum(len(x.split()) for x in texts) / n:.0f} words each: dedupe {secs:.1f}s "
-          f"({n / secs:,.0f} records/s), {len(pairs):,} duplicates; peak memory {peak:.2f} GB (driver, "
-          f"including the corpus itself), {child:.2f} GB (largest worker)")
+          f"({n / secs:,.0f} records/s), {len(pairs):,} duplicates; peak memory {peak:.2f} GB (the whole "
+          f"process, the generated corpus included: {before:.2f} GB before the step)")
 
 
 def main() -> None:
@@ -158,8 +159,8 @@ def main() -> None:
     rows = []
     for name, fn in (("(a) datasketch, obvious: MinHash.update per shingle, LSH insert+query", run_datasketch),
                      ("(b) rensa: RMinHash + RMinHashLSH, jaccard-checked", run_rensa),
-                     ("(c) medcurate dedupe step, 1 process", lambda t: run_step(t, 1)),
-                     ("(c) medcurate dedupe step, 2 processes", lambda t: run_step(t, 2))):
+                     ("(c) medcurate dedupe step, 1 thread", lambda t: run_step(t, 1)),
+                     ("(c) medcurate dedupe step, 2 threads", lambda t: run_step(t, 2))):
         t0 = time.perf_counter()
         pred = fn(texts)
         secs = time.perf_counter() - t0
