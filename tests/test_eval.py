@@ -177,3 +177,9 @@ def test_each_stage_is_scored_and_the_model_card_shows_it(tmp_path, exported):  
     # a rerun reuses every finished stage and the base model's scores
     again = train(config, say=lambda m: None)
     assert again["base-eval"] == report["base-eval"]
+    # `medcurate eval` takes the trainer's output folder (its merged model) and a stage's adapter folder
+    from training.evaluation.models import load_local
+
+    assert load_local(str(tmp_path / "model"))[2].endswith("merged")
+    model, _, described = load_local(str(tmp_path / "model" / "stage2" / "adapter"))
+    assert described.endswith("(adapter)") and hasattr(model, "peft_config")
