@@ -58,21 +58,32 @@ class LoglikScorer:
 
     @torch.no_grad()
     def _run(self, jobs: list[tuple[list[int], list[tuple[int, list[int]]]]], out: list[Scored | None]) -> None:
+        # left padding puts every row's last positions at the end, so the LM head runs only on the last
+        # `keep` positions (the ones that predict continuations), not on every prompt token
         seqs = [tokens[-self.max_length:] for tokens, _ in jobs]  # over-long: the start is dropped
         width = max(len(s) for s in seqs)
+        keep = max(len(cont) for _, targets in jobs for _, cont in targets)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         ids = torch.full((len(seqs), width), pad, dtype=torch.long)
         mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        positions = torch.zeros((len(seqs), width), dtype=torch.long)
         for row, s in enumerate(seqs):
-            ids[row, : len(s)] = torch.tensor(s)
-            mask[row, : len(s)] = 1
-        logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
-        for row, (s, (_, targets)) in enumerate(zip(seqs, jobs)):
+            ids[row, width - len(s):] = torch.tensor(s)
+            mask[row, width - len(s):] = 1
+            positions[row, width - len(s):] = torch.arange(len(s))
+        logits = self._logits(ids.to(self.device), mask.to(self.device), positions.to(self.device), keep)
+        for row, (_, targets) in enumerate(jobs):
             for pair, cont in targets:
                 n = len(cont)
-                # the logits that predict the continuation: the last n positions of this row's sequence
-                # (for a single-token option read off its context, that is the context's last position)
-                rows = logits[row, len(s) - n: len(s)].float().log_softmax(-1)
+                # the logits that predict the continuation: this row's last n positions (for a single-token
+                # option read off its context, the context's last position)
+                rows = logits[row, keep - n:].float().log_softmax(-1)
                 want = torch.tensor(cont, device=rows.device)
                 logprob = rows.gather(1, want[:, None]).sum().item()
                 out[pair] = Scored(logprob, n, bool((rows.argmax(-1) == want).all()))
+
+    def _logits(self, ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, keep: int) -> torch.Tensor:
+        try:
+            return self.model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=keep).logits
+        except TypeError:  # a model without logits_to_keep: every position, then the last ones
+            return self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits[:, -keep:]
