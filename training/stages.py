@@ -166,6 +166,7 @@ class StageRunner:
                 merged = self._merged(base, prev["adapter"])
                 base = str(folder / "base")
                 merged.save_pretrained(base)
+                self.tokenizer.save_pretrained(base)  # every full-weights folder loads on its own
             elif prev.get("model"):
                 base = prev["model"]
         model = self._load_weights(base)
@@ -253,6 +254,7 @@ class StageRunner:
                 done["eval"] = scores
             if stage.method == "full":
                 model.save_pretrained(folder / "model")
+                self.tokenizer.save_pretrained(folder / "model")
                 done["model"] = str(folder / "model")
             else:
                 model.save_pretrained(folder / "adapter")
