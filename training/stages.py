@@ -183,7 +183,7 @@ class StageRunner:
         return fingerprint(previous, stage.model_dump(), self.cfg.model.model_dump(), self.cfg.seed,
                            file_digest(data) if data.exists() else None)
 
-    def finished(self, k: int, folder: Path, key: str) -> dict[str, Any] | None:
+    def finished(self, folder: Path, key: str) -> dict[str, Any] | None:
         """A stage finished earlier from the same inputs, scored now if the eval section is new."""
         done = json.loads((folder / DONE).read_text()) if (folder / DONE).exists() else None
         if done is None or done.get("key") != key:
@@ -207,7 +207,7 @@ class StageRunner:
         for k, stage in enumerate(self.cfg.stages):
             folder = self.output / stage.name
             key = self.stage_key(k, key)
-            done = self.finished(k, folder, key) if resume else None
+            done = self.finished(folder, key) if resume else None
             if done is not None:
                 self.say(f"stage {stage.name}: finished earlier from the same data and settings, skipped")
                 report[stage.name] = done

@@ -52,6 +52,11 @@ def progress_bar(label: str):
         yield lambda n: progress.advance(task, n)
 
 
+def option_errors(e) -> str:
+    """A pydantic ValidationError over command-line options, named as the options are: --max-tokens: ..."""
+    return "; ".join(f"--{'.'.join(map(str, err['loc'])).replace('_', '-')}: {err['msg']}" for err in e.errors())
+
+
 def fail(message: str) -> NoReturn:
     console.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
     raise typer.Exit(2)

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from ..errors import MedcurateError
-from .app import app, console, fail, out
+from .app import app, console, fail, option_errors, out
 from .llm import CacheOpt, ConcurrencyOpt, EndpointOpt, KeyEnvOpt, LLMConfigOpt, ModelOpt, resolve_endpoint
 
 
@@ -76,7 +76,7 @@ def eval_command(
                         normalize=normalize, chat_template=chat_template, shots=shots, dev=dev, limit=limit,
                         seed=seed, batch_size=batch_size, max_tokens=max_tokens)
     except ValidationError as e:
-        fail("; ".join(f"--{'.'.join(map(str, err['loc'])).replace('_', '-')}: {err['msg']}" for err in e.errors()))
+        fail(option_errors(e))
     try:
         decontaminated = None
         if recipe is not None:

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from ..errors import MedcurateError
-from .app import app, fail, out
+from .app import app, fail, option_errors, out
 
 review_app = typer.Typer(no_args_is_help=True, help="Human review: create queues, serve the review app, export, "
                                                      "import, stats.")
@@ -86,7 +86,7 @@ def create(
             fields["reasons"] = [r.strip() for r in reasons.split(";") if r.strip()]
         policy = QueuePolicy(**fields)
     except ValidationError as e:
-        fail("; ".join(f"--{'.'.join(map(str, err['loc'])).replace('_', '-')}: {err['msg']}" for err in e.errors()))
+        fail(option_errors(e))
     try:
         records, default_db, origin = records_to_review(source, name)
         store = ReviewStore(db or default_db)

@@ -26,8 +26,9 @@ def verdict(decision: str) -> str:
 
 def queue_stats(store: ReviewStore, queue: str) -> dict[str, Any]:
     done, total = store.progress(queue)
-    decisions = [d for d in store.decisions(queue) if not d["stale"]]
-    stale = len(store.decisions(queue)) - len(decisions)
+    every = store.decisions(queue)
+    decisions = [d for d in every if not d["stale"]]
+    stale = len(every) - len(decisions)
     by_source: dict[str, Counter] = defaultdict(Counter)
     reasons: Counter = Counter()
     per_record: dict[str, list[str]] = defaultdict(list)

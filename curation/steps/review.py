@@ -34,6 +34,13 @@ class ReviewConfig(StepConfig):
         "reject", description="Two reviewers disagree on keep or drop: which wins.")
 
 
+def store_path(config: ReviewConfig, work_dir: Path | None, base_dir: Path | None) -> Path | None:
+    """`db` relative to the recipe's folder, or the work dir's review.sqlite."""
+    if config.db:
+        return Path(base_dir) / config.db if base_dir is not None else Path(config.db)
+    return Path(work_dir) / DB_NAME if work_dir is not None else None
+
+
 def verdicts(store: ReviewStore, queue: str, conflict: str) -> tuple[dict[str, dict[str, Any]], int]:
     """Per record id, the decision that applies (and the content hash it was made on); and stale count."""
     per: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -62,18 +69,13 @@ class Review(GlobalStep):
     db_path: Path | None = None
 
     def bind(self, **context: Any) -> None:
-        c = self.config
-        base, work = context.get("base_dir"), context.get("work_dir")
-        if c.db:
-            self.db_path = Path(base) / c.db if base is not None else Path(c.db)
-        elif work is not None:
-            self.db_path = Path(work) / DB_NAME
+        self.db_path = store_path(self.config, context.get("work_dir"), context.get("base_dir"))
 
     @classmethod
     def state_key(cls, config: ReviewConfig, work_dir: Path, base_dir: Path) -> str:
         """The decisions change between runs without the recipe changing: they are part of the cache key."""
-        path = base_dir / config.db if config.db else work_dir / DB_NAME
-        return ReviewStore(path).digest(config.queue) if path.exists() else "no store"
+        path = store_path(config, work_dir, base_dir)
+        return ReviewStore(path).digest(config.queue) if path is not None and path.exists() else "no store"
 
     def apply(self, records: list[Record]) -> tuple[list[Record], list[tuple[Record, Reject]]]:
         c = self.config

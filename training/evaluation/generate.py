@@ -13,17 +13,15 @@ from curation.llm.config import Endpoint
 
 
 def ask_endpoint(endpoint: Endpoint, prompts: list[str], max_tokens: int, template_hash: str,
-                 cache_path: Path | None = None) -> tuple[list[str | None], list[str | None], dict[str, Any]]:
-    """(replies, errors, usage) for one user message per prompt, greedy."""
+                 cache_path: Path | None = None) -> tuple[list[str | None], dict[str, Any]]:
+    """(replies, usage) for one user message per prompt, greedy; a failed request's reply is None."""
     llm = LLM(endpoint, cache_path=cache_path)
     try:
         params = {"temperature": 0.0, "max_tokens": max_tokens}
         replies = llm.complete([Request([{"role": "user", "content": p}], params, template_hash) for p in prompts])
     finally:
         llm.close()
-    usage = {"requests": llm.usage.requests, "cache_hits": llm.usage.cache_hits, "failed": llm.usage.failed,
-             "prompt_tokens": llm.usage.prompt_tokens, "completion_tokens": llm.usage.completion_tokens}
-    return [r.text for r in replies], [r.error for r in replies], usage
+    return [r.text for r in replies], llm.usage.to_dict()
 
 
 @torch.no_grad()

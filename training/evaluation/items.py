@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from curation.errors import MedcurateError
@@ -20,15 +20,12 @@ class Item:
     lang: str
     source: str
     context: str | None = None
-    explanation: str | None = None
     locator: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass
 class Benchmark:
     name: str
-    path: str
     items: list[Item]
     read: int  # items in the file
     duplicates: int  # items dropped because their normalised question was seen before
@@ -64,7 +61,7 @@ def read_items(path: str) -> list[Item]:
         items.append(Item(id=rec["id"], benchmark=Path(path).name, question=mcq["question"],
                           options=mcq["options"], answer=mcq["answer"], lang=lang,
                           source=str(extra.get("source") or rec["source"]), context=mcq.get("context"),
-                          explanation=mcq.get("explanation"), locator=str(locator), extra=extra))
+                          locator=str(locator)))
     if not items:
         raise MedcurateError(f"benchmark {path}: no items")
     return items
@@ -80,7 +77,7 @@ def load_benchmark(path: str, limit: int | None = None, seed: int = 1) -> Benchm
         if key not in seen:
             seen.add(key)
             unique.append(item)
-    bench = Benchmark(Path(path).name, path, unique, len(items), len(items) - len(unique))
+    bench = Benchmark(Path(path).name, unique, len(items), len(items) - len(unique))
     if limit is not None and limit < len(unique):
         keep = sorted(random.Random(seed).sample(range(len(unique)), limit))
         bench.sampled_from, bench.items = len(unique), [unique[i] for i in keep]

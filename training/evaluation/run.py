@@ -45,7 +45,7 @@ class Scorer:
     def __init__(self, target: Target, spec: EvalSpec, prompts: Prompts, cache_path: Path | None):
         self.target, self.spec, self.prompts, self.cache_path = target, spec, prompts, cache_path
         self.method = method_of(target, spec)
-        self.usage: dict[str, int] = {}
+        self.usage: dict[str, float] = {}
         if self.method == "loglik":
             self.loglik = LoglikScorer(target.model, target.tokenizer, spec.batch_size, spec.max_length)
 
@@ -134,7 +134,7 @@ class Scorer:
 
     def _generate(self, prompts: list[str], template_hash: str) -> list[str | None]:
         if self.target.endpoint is not None:
-            replies, _, usage = ask_endpoint(self.target.endpoint, prompts, self.spec.max_tokens, template_hash,
+            replies, usage = ask_endpoint(self.target.endpoint, prompts, self.spec.max_tokens, template_hash,
                                              self.cache_path)
             for k, v in usage.items():
                 self.usage[k] = self.usage.get(k, 0) + v
