@@ -177,6 +177,11 @@ def test_each_stage_is_scored_and_the_model_card_shows_it(tmp_path, exported):  
     # a rerun reuses every finished stage and the base model's scores
     again = train(config, say=lambda m: None)
     assert again["base-eval"] == report["base-eval"]
+    # other eval settings: the finished stages are kept, their scores computed again
+    config = write_config(tmp_path, exported, stages, eval={"benchmarks": [MINI], "bootstrap": 200, "limit": 5})
+    rescored = train(config, say=lambda m: None)
+    assert [e["n"] for e in rescored["base-eval"]] == [5]
+    assert rescored["stage2"]["eval"][0]["n"] == 5 and rescored["stage2"]["steps"] == 2
     # `medcurate eval` takes the trainer's output folder (its merged model) and a stage's adapter folder
     from training.evaluation.models import load_local
 

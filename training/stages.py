@@ -68,6 +68,10 @@ class StageRunner:
         self.base_dir, self.decontaminated = base_dir, decontaminated
         self.tokenizer = load_tokenizer(cfg.model)
 
+    def eval_key(self) -> str:
+        """What a stored score was computed for: the base model and the train section's eval settings."""
+        return fingerprint(self.cfg.model.model_dump(), self.cfg.eval.model_dump() if self.cfg.eval else None)
+
     def score(self, model: Any, name: str, folder: Path) -> list[dict[str, Any]] | None:
         """The train section's benchmarks on `model`, written to `folder`; a short summary back."""
         if self.cfg.eval is None:
@@ -89,7 +93,7 @@ class StageRunner:
         if self.cfg.eval is None:
             return None
         folder = self.output / "base-eval"
-        key = fingerprint(self.cfg.model.model_dump(), self.cfg.eval.model_dump())
+        key = self.eval_key()
         saved = json.loads((folder / "summary.json").read_text()) if (folder / "summary.json").exists() else {}
         if isinstance(saved, dict) and saved.get("key") == key:
             return saved["summary"]
@@ -184,14 +188,14 @@ class StageRunner:
                            file_digest(data) if data.exists() else None)
 
     def finished(self, folder: Path, key: str) -> dict[str, Any] | None:
-        """A stage finished earlier from the same inputs, scored now if the eval section is new."""
+        """A stage finished earlier from the same inputs, scored again if the eval section is new or changed."""
         done = json.loads((folder / DONE).read_text()) if (folder / DONE).exists() else None
         if done is None or done.get("key") != key:
             return None
-        if self.cfg.eval is not None and "eval" not in done:
+        if self.cfg.eval is not None and done.get("eval_key") != self.eval_key():
             model = (self._merged(done["base"], done["adapter"]) if done.get("adapter")
                      else self._load_weights(done["model"]))
-            done["eval"] = self.score(model, f"after {done['stage']}", folder)
+            done.update(eval=self.score(model, f"after {done['stage']}", folder), eval_key=self.eval_key())
             (folder / DONE).write_text(json.dumps(done, indent=2))
         return done
 
@@ -251,7 +255,7 @@ class StageRunner:
             done = {"stage": stage.name, "key": key, "base": base, **metrics}
             scores = self.score(model, f"after {stage.name}", folder)
             if scores is not None:
-                done["eval"] = scores
+                done.update(eval=scores, eval_key=self.eval_key())
             if stage.method == "full":
                 model.save_pretrained(folder / "model")
                 self.tokenizer.save_pretrained(folder / "model")
