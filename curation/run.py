@@ -17,21 +17,20 @@ import orjson
 
 from . import __version__
 from .errors import MedcurateError
+from .executors import Executor, ExecutorConfig, make_executor
+from .executors.base import Progress
 from .export import export_stages
 from .io import reader as reader_module
-from .io.reader import SourceSpec, read_batches
+from .io.reader import SourceSpec
 from .ledger import Ledger
 from .mixture import mix_all
-from .pipeline import run_steps
 from .recipe.load import LoadedRecipe
-from .recipe.model import in_scope
 from .record import from_table, to_table
 from .steps import get_step
-from .steps.base import Record, Step
+from .steps.base import Record
 from .workdir import Entry, WorkDir, code_version, file_digest, fingerprint
 
 PACKAGES = ("medcurate", "datasets", "pyarrow", "polars", "pydantic", "transformers", "torch", "openai", "numba")
-Progress = Callable[[str, int], Callable[[int], None]]
 
 
 @dataclass
@@ -123,41 +122,6 @@ def _tags_of(loaded: LoadedRecipe) -> dict[str, list[str]]:
     return tags
 
 
-def _read_source(src: PlannedSource, work: WorkDir, progress: Progress | None) -> Entry:
-    pending = work.pending(src.entry)
-    ledger = Ledger()
-    try:
-        tick = progress(f"read {src.spec.source_name()}", 0) if progress else None
-        records: list[Record] = []
-        for table in read_batches(src.spec, rejects=pending.rejects, ledger=ledger, on_progress=tick):
-            records.extend(from_table(table))
-        return pending.commit(records, ledger, {"source": src.spec.source_name(), "digest": src.digest})
-    except BaseException:
-        pending.abandon()
-        raise
-
-
-def _run_step(planned: PlannedStep, step: Step, records: list[Record], work: WorkDir, tags_of: dict[str, list[str]],
-              workers: int, progress: Progress | None) -> tuple[list[Record], Entry]:
-    """The step sees the records it is limited to; the others pass through unchanged after them."""
-    chosen: list[Record] = []
-    others: list[Record] = []
-    for r in records:
-        (chosen if in_scope(r["source"], planned.sources, planned.tags, tags_of) else others).append(r)
-    pending = work.pending(planned.entry)
-    ledger = Ledger()
-    try:
-        step.name = planned.id  # the ledger and rejects name the step as the recipe does
-        kept = run_steps(chosen, [step], rejects=pending.rejects, ledger=ledger, workers=workers, progress=progress)
-        out = kept + others
-        entry = pending.commit(out, ledger, {"step": planned.name, "id": planned.id, "summary": step.summary(),
-                                             "passed_through": len(others)})
-        return out, entry
-    except BaseException:
-        pending.abandon()
-        raise
-
-
 def _load_ledger(ledger: Ledger, entry: Entry) -> None:
     for name, e in entry.ledger().items():
         ledger.record(name, records_in=e["in"], kept=e["kept"], added=e["added"],
@@ -176,7 +140,8 @@ def package_versions() -> dict[str, str]:
 
 def run_recipe(loaded: LoadedRecipe, *, force: tuple[str, ...] = (), until: str | None = None,
                workers: int | None = None, progress: Progress | None = None,
-               say: Callable[[str], None] = lambda _: None) -> RunResult:
+               say: Callable[[str], None] = lambda _: None, executor: ExecutorConfig | None = None) -> RunResult:
+    """`executor` overrides the recipe's; the output is the same whichever runs the steps."""
     recipe = loaded.recipe
     work = WorkDir(loaded.work_dir)
     plan = make_plan(loaded)
@@ -188,49 +153,59 @@ def run_recipe(loaded: LoadedRecipe, *, force: tuple[str, ...] = (), until: str 
     first_forced = min((ids.index(f) for f in force if f in ids), default=len(ids))
     result = RunResult(plan, Ledger(), {})
     workers = workers or recipe.workers
+    runner: Executor | None = None
 
-    for src in plan.sources:
-        if not src.entry.done or "read" in force:
-            say(f"read {src.spec.source_name()}: reading {src.spec.path}")
-            _read_source(src, work, progress)
-            result.ran.append(f"read:{src.spec.source_name()}")
-        else:
-            result.reused.append(f"read:{src.spec.source_name()}")
-        _load_ledger(result.ledger, src.entry)
-    resume = -1
-    for s in plan.steps[: min(stop + 1, first_forced)]:
-        if not s.cached or "read" in force:
-            break
-        resume = s.index
-    records: list[Record] | None = None  # loaded only when a step or the export needs them
-    if resume >= 0:
-        say(f"steps up to '{plan.steps[resume].id}' cached")
-    tags_of = _tags_of(loaded)
-    for s in plan.steps[: stop + 1]:
-        if s.index <= resume:
-            result.reused.append(s.id)
+    def started() -> Executor:
+        nonlocal runner
+        if runner is None:
+            config = executor or recipe.executor
+            say(f"executor: {config.type}" + (f" ({config.address})" if config.address else ""))
+            runner = make_executor(config)
+        return runner
+
+    try:
+        to_read = [src for src in plan.sources if not src.entry.done or "read" in force]
+        if to_read:
+            for src in to_read:
+                say(f"read {src.spec.source_name()}: reading {src.spec.path}")
+            started().read(to_read, work, progress)
+        for src in plan.sources:
+            (result.ran if src in to_read else result.reused).append(f"read:{src.spec.source_name()}")
+            _load_ledger(result.ledger, src.entry)
+        resume = -1
+        for s in plan.steps[: min(stop + 1, first_forced)]:
+            if not s.cached or "read" in force:
+                break
+            resume = s.index
+        inputs = [plan.steps[resume].entry] if resume >= 0 else [src.entry for src in plan.sources]
+        if resume >= 0:
+            say(f"steps up to '{plan.steps[resume].id}' cached")
+        tags_of = _tags_of(loaded)
+        for s in plan.steps[: stop + 1]:
+            if s.index <= resume:
+                result.reused.append(s.id)
+                _load_ledger(result.ledger, s.entry)
+                continue
+            step = get_step(s.name).from_dict(s.options)
+            step.bind(recipe=recipe, work_dir=loaded.work_dir, base_dir=loaded.file.resolve().parent)
+            say(f"{s.id}: running on {sum(e.info()['records'] for e in inputs):,} records")
+            inputs = [started().run_step(s, step, inputs, work, tags_of, workers, progress)]
+            result.ran.append(s.id)
             _load_ledger(result.ledger, s.entry)
-            continue
-        if records is None:
-            records = plan.records_after(resume)
-        step = get_step(s.name).from_dict(s.options)
-        step.bind(recipe=recipe, work_dir=loaded.work_dir, base_dir=loaded.file.resolve().parent)
-        say(f"{s.id}: running on {len(records):,} records")
-        records, entry = _run_step(s, step, records, work, tags_of, workers, progress)
-        result.ran.append(s.id)
-        _load_ledger(result.ledger, entry)
-    result.ledger.check()
-    work.prune({src.entry.path for src in plan.sources} | {s.entry.path for s in plan.steps})
-    if until is not None and stop < len(ids) - 1:
-        return result
+        result.ledger.check()
+        work.prune({src.entry.path for src in plan.sources} | {s.entry.path for s in plan.steps})
+        if until is not None and stop < len(ids) - 1:
+            return result
 
-    cached = None if force else exported_manifest(loaded, plan)
-    if cached is not None:
-        say("export cached")
-        result.manifest = cached
-        return result
-    if records is None:
-        records = plan.records_after(len(plan.steps) - 1)
+        cached = None if force else exported_manifest(loaded, plan)
+        if cached is not None:
+            say("export cached")
+            result.manifest = cached
+            return result
+        records = runner.records(inputs) if runner is not None else [r for e in inputs for r in e.records()]
+    finally:
+        if runner is not None:
+            runner.close()
     say(f"mixture of {len(recipe.mixture)} stage(s) over {len(records):,} records")
     mixes = mix_all(recipe.mixture, records, seed=recipe.seed, tags_of=tags_of)
     licenses = {spec.source_name(): spec.license for spec in loaded.sources}

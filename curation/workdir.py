@@ -15,17 +15,19 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
 
 from . import __version__
 from .io.writers import ParquetWriter
 from .ledger import Ledger
-from .record import from_table, to_table
+from .record import empty_table, from_table, to_table
 from .rejects import RejectWriter
 from .steps.base import Record
 
 DONE = "done.json"
+SHARD_ROWS = 10_000  # rows per parquet row group: the unit a distributed executor hands to one task
 
 
 def fingerprint(*parts: Any) -> str:
@@ -54,7 +56,11 @@ def code_version(*objs: Any) -> str:
 
 
 class Entry:
-    """One cached output: records.parquet, rejects.jsonl, ledger.json and done.json (written last)."""
+    """One cached output: records.parquet, rejects.jsonl, ledger.json and done.json (written last).
+
+    records.parquet is one file (written by one process) or a folder of parts whose sorted names give the
+    record order (written by many workers at once).
+    """
 
     def __init__(self, path: Path):
         self.path = path
@@ -66,8 +72,16 @@ class Entry:
     def info(self) -> dict[str, Any]:
         return orjson.loads((self.path / DONE).read_bytes())
 
+    def parts(self) -> list[Path]:
+        path = self.path / "records.parquet"
+        return sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+
+    def table(self) -> pa.Table:
+        tables = [pq.read_table(p) for p in self.parts()]
+        return pa.concat_tables(tables) if tables else empty_table()
+
     def records(self) -> list[Record]:
-        return from_table(pq.read_table(self.path / "records.parquet"))
+        return from_table(self.table())
 
     def ledger(self) -> dict[str, Any]:
         return orjson.loads((self.path / "ledger.json").read_bytes())
@@ -88,12 +102,16 @@ class Pending:
         self.rejects = RejectWriter(self.tmp / "rejects.jsonl")
 
     def commit(self, records: list[Record], ledger: Ledger, info: dict[str, Any]) -> Entry:
-        self.rejects.close()
-        writer = ParquetWriter(self.tmp / "records.parquet")
+        writer = ParquetWriter(self.tmp / "records.parquet", row_group_size=SHARD_ROWS)
         writer.write(to_table(records))
         writer.close()
+        return self.commit_written(len(records), ledger, info)
+
+    def commit_written(self, count: int, ledger: Ledger, info: dict[str, Any]) -> Entry:
+        """Commit records already written into the temporary folder (a parquet file, or a folder of parts)."""
+        self.rejects.close()
         (self.tmp / "ledger.json").write_bytes(orjson.dumps(ledger.to_dict(), option=orjson.OPT_INDENT_2))
-        (self.tmp / DONE).write_bytes(orjson.dumps({**info, "records": len(records)}, option=orjson.OPT_INDENT_2))
+        (self.tmp / DONE).write_bytes(orjson.dumps({**info, "records": count}, option=orjson.OPT_INDENT_2))
         shutil.rmtree(self.entry.path, ignore_errors=True)
         os.replace(self.tmp, self.entry.path)
         return self.entry

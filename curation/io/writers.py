@@ -54,13 +54,14 @@ class JsonlWriter:
 
 
 class ParquetWriter:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, row_group_size: int | None = None):
         self.path, self.count = path, 0
+        self.row_group_size = row_group_size
         path.parent.mkdir(parents=True, exist_ok=True)
         self._w = pq.ParquetWriter(path, ARROW_SCHEMA, compression="zstd")
 
     def write(self, table: pa.Table) -> None:
-        self._w.write_table(table)
+        self._w.write_table(table, row_group_size=self.row_group_size)
         self.count += table.num_rows
 
     def close(self) -> None:

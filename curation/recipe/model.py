@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from ..executors.config import ExecutorConfig
 from ..io.reader import SourceSpec
 from ..llm.config import Endpoint
 from ..steps import STEPS, load_all
@@ -101,6 +102,8 @@ class Recipe(Strict):
                                                    "by default. Relative paths are relative to the recipe file.")
     output: str | None = Field(None, description="The exported datasets; ../out/<name> by default.")
     workers: int = Field(1, ge=1, description="Processes for per-record steps.")
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig,
+                                     description="Where the steps run: here, or on a Ray cluster.")
     sources: list[SourceSpec] = Field(min_length=1, description="Paths may be globs; relative to the recipe.")
     steps: list[StepEntry] = Field(default_factory=list)  # type: ignore[valid-type]
     llm: LLM = Field(default_factory=LLM)

@@ -1,0 +1,94 @@
+"""The local executor: steps run in this process (per-record steps over `workers` processes)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..io.reader import read_batches
+from ..io.writers import ParquetWriter
+from ..ledger import Ledger
+from ..pipeline import run_steps
+from ..recipe.model import in_scope
+from ..record import from_table, to_table
+from ..steps.base import Record, Step
+from ..workdir import SHARD_ROWS, Entry, WorkDir
+from .base import Progress
+
+if TYPE_CHECKING:
+    from ..run import PlannedSource, PlannedStep
+
+
+def read_source(src: PlannedSource, work: WorkDir, progress: Progress | None = None) -> Entry:
+    """A source into its entry, streamed: batches go to parquet as they are read, never all in memory."""
+    pending = work.pending(src.entry)
+    ledger = Ledger()
+    try:
+        tick = progress(f"read {src.spec.source_name()}", 0) if progress else None
+        writer = ParquetWriter(pending.tmp / "records.parquet", row_group_size=SHARD_ROWS)
+        buffered: list[Record] = []
+        for table in read_batches(src.spec, rejects=pending.rejects, ledger=ledger, on_progress=tick):
+            buffered.extend(from_table(table))  # through the record model: meta keys sorted as every entry's
+            if len(buffered) >= SHARD_ROWS:
+                writer.write(to_table(buffered[:SHARD_ROWS]))
+                buffered = buffered[SHARD_ROWS:]
+        writer.write(to_table(buffered))
+        writer.close()
+        return pending.commit_written(writer.count, ledger, {"source": src.spec.source_name(), "digest": src.digest})
+    except BaseException:
+        pending.abandon()
+        raise
+
+
+def split_scope(records: list[Record], planned: PlannedStep,
+                tags_of: dict[str, list[str]]) -> tuple[list[Record], list[Record]]:
+    """The records a step is limited to, and the others (which pass through unchanged after them)."""
+    chosen: list[Record] = []
+    others: list[Record] = []
+    for r in records:
+        (chosen if in_scope(r["source"], planned.sources, planned.tags, tags_of) else others).append(r)
+    return chosen, others
+
+
+def run_in_process(planned: PlannedStep, step: Step, records: list[Record], work: WorkDir,
+                   tags_of: dict[str, list[str]],
+                   workers: int, progress: Progress | None) -> tuple[list[Record], Entry]:
+    chosen, others = split_scope(records, planned, tags_of)
+    pending = work.pending(planned.entry)
+    ledger = Ledger()
+    try:
+        step.name = planned.id  # the ledger and rejects name the step as the recipe does
+        kept = run_steps(chosen, [step], rejects=pending.rejects, ledger=ledger, workers=workers, progress=progress)
+        out = kept + others
+        entry = pending.commit(out, ledger, {"step": planned.name, "id": planned.id, "summary": step.summary(),
+                                             "passed_through": len(others)})
+        return out, entry
+    except BaseException:
+        pending.abandon()
+        raise
+
+
+class LocalExecutor:
+    """Keeps the last step's output in memory, so consecutive steps do not reread the work dir."""
+
+    name = "local"
+
+    def __init__(self) -> None:
+        self._last: tuple[list[Entry], list[Record]] | None = None
+
+    def read(self, sources: list[PlannedSource], work: WorkDir, progress: Progress | None) -> None:
+        for src in sources:
+            read_source(src, work, progress)
+
+    def records(self, inputs: list[Entry]) -> list[Record]:
+        if self._last is not None and [e.path for e in self._last[0]] == [e.path for e in inputs]:
+            return self._last[1]
+        return [r for e in inputs for r in e.records()]
+
+    def run_step(self, planned: PlannedStep, step: Step, inputs: list[Entry], work: WorkDir,
+                 tags_of: dict[str, list[str]], workers: int, progress: Progress | None) -> Entry:
+        out, entry = run_in_process(planned, step, self.records(inputs), work, tags_of, workers, progress)
+        self._last = ([entry], out)
+        return entry
+
+    def close(self) -> None:
+        self._last = None
