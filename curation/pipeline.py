@@ -20,7 +20,7 @@ CHUNK = 2000
 Rejected = list[tuple[Record, Reject]]
 
 
-def _run_chunk(step: RecordStep, records: list[Record]) -> tuple[list[Record], Rejected]:
+def process_records(step: RecordStep, records: list[Record]) -> tuple[list[Record], Rejected]:
     step.setup()
     kept: list[Record] = []
     rejected: Rejected = []
@@ -44,7 +44,7 @@ def _run_chain(args: tuple[Sequence[RecordStep], list[Record]]) -> tuple[list[Re
     outcomes = []
     for step in steps:
         n_in = len(records)
-        records, rejected = _run_chunk(step, records)
+        records, rejected = process_records(step, records)
         outcomes.append((n_in, rejected))
     return records, outcomes
 

@@ -58,9 +58,20 @@ class RejectWriter:
         if self._fh is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(self.path, "wb")
+        option = orjson.OPT_NON_STR_KEYS | orjson.OPT_SORT_KEYS  # the same bytes however a record was built
         for row in rows:
-            self._fh.write(orjson.dumps(row, default=str, option=orjson.OPT_NON_STR_KEYS) + b"\n")
+            self._fh.write(orjson.dumps(row, default=str, option=option) + b"\n")
         self.count += len(rows)
+
+    def append_file(self, path: Path) -> None:
+        """Rejects another writer wrote (a worker's shard), copied as they are."""
+        if self._fh is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self.path, "wb")
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 22):
+                self._fh.write(chunk)
+                self.count += chunk.count(b"\n")
 
     def close(self) -> None:
         if self._fh is None:

@@ -253,7 +253,7 @@ def build_manifest(loaded: LoadedRecipe, plan: Plan, ledger: Ledger, mixes: dict
     return {
         "recipe": recipe.name,
         "recipe_file": loaded.file.name,
-        "recipe_hash": fingerprint(recipe.model_dump(mode="json")),
+        "recipe_hash": fingerprint(recipe.model_dump(mode="json", exclude={"executor", "workers"})),  # not outputs
         "seed": recipe.seed,
         "export_fingerprint": plan.export_fingerprint,
         "medcurate": __version__,

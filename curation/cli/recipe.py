@@ -73,12 +73,22 @@ def run(
     until: Annotated[str | None, typer.Option("--until", help="Stop after this step (no mixture or export).")] = None,
     workers: WorkersOpt = 0,
     no_train: Annotated[bool, typer.Option("--no-train", help="Skip the recipe's train section.")] = False,
+    executor: Annotated[str | None, typer.Option("--executor", help="local or ray (overrides the recipe's "
+                                                                    "executor type).")] = None,
+    address: Annotated[str | None, typer.Option("--address", help="Ray cluster to join ('auto', "
+                                                                  "'ray://head:10001').")] = None,
 ) -> None:
     """Build the datasets a recipe describes (then train, if it says so); cached steps are reused, an interrupted
     run resumes."""
     from ..run import run_recipe
 
     loaded = load_or_exit(recipe)
+    chosen = loaded.recipe.executor
+    if executor is not None or address is not None:
+        if executor not in (None, "local", "ray"):
+            fail(f"--executor: '{executor}' is not an executor (local, ray)")
+        update = {k: v for k, v in (("type", executor), ("address", address)) if v is not None}
+        chosen = chosen.model_copy(update=update)
     with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
 
@@ -88,7 +98,8 @@ def run(
 
         try:
             result = run_recipe(loaded, force=tuple(force or ()), until=until, workers=workers or None,
-                                progress=step_progress, say=lambda m: console.print(m, highlight=False))
+                                progress=step_progress, say=lambda m: console.print(m, highlight=False),
+                                executor=chosen)
         except MedcurateError as e:
             fail(str(e))
     print_ledger(result.ledger)

@@ -12,7 +12,7 @@ import asyncio
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import openai
 
@@ -20,6 +20,9 @@ from ..errors import MedcurateError
 from .cache import ReplyCache, request_key
 from .config import Endpoint
 from .limits import AdaptiveLimit, RateLimiter, parse_duration
+
+if TYPE_CHECKING:
+    from .shared import LLMPool
 
 
 @dataclass
@@ -158,8 +161,9 @@ class LLM:
     """One endpoint, one cache, one usage account: what an LLM step holds while it runs."""
 
     def __init__(self, endpoint: Endpoint, cache_path: Path | None = None, budget: Budget | None = None,
-                 dry_run: bool = False):
+                 dry_run: bool = False, pool: LLMPool | None = None):
         self.endpoint = endpoint
+        self.pool = pool  # a Ray actor pool sends remote requests when the recipe runs on Ray
         self.cache = ReplyCache(cache_path)
         self.usage = Usage()
         self.budget = budget or Budget()
@@ -194,7 +198,9 @@ class LLM:
         if todo:
             if self.budget.reached(self.usage):
                 raise BudgetExceeded(self._budget_message(len(todo)))
-            if self.endpoint.base_url:
+            if self.endpoint.base_url and self.pool is not None:
+                self.pool.complete(self, requests, todo, replies)
+            elif self.endpoint.base_url:
                 asyncio.run(self._remote(requests, todo, replies))
             else:
                 self._local_batches(requests, todo, replies)
@@ -208,7 +214,7 @@ class LLM:
                 f"cost {self.usage.cost:.4f}) with {left:,} requests left; finished replies are cached, so raising "
                 f"the budget and running again resumes where this stopped")
 
-    def _account(self, i: int, req: Request, reply: Reply, replies: list[Reply | None]) -> None:
+    def record_reply(self, i: int, req: Request, reply: Reply, replies: list[Reply | None]) -> None:
         replies[i] = reply
         if reply.error is not None:
             self.usage.failed += 1
@@ -228,7 +234,7 @@ class LLM:
             while queue and not self.budget.reached(self.usage):
                 i = queue.pop()
                 reply = await backend.complete(requests[i], self.usage)
-                self._account(i, requests[i], reply, replies)
+                self.record_reply(i, requests[i], reply, replies)
 
         try:
             await asyncio.gather(*(worker() for _ in range(self.endpoint.concurrency)))
@@ -246,7 +252,7 @@ class LLM:
                 return
             batch = todo[start: start + size]
             for i, reply in zip(batch, self._local.generate([requests[i] for i in batch])):
-                self._account(i, requests[i], reply, replies)
+                self.record_reply(i, requests[i], reply, replies)
 
     def close(self) -> None:
         self.cache.close()

@@ -12,6 +12,7 @@ from ..steps.base import GlobalStep, StepConfig
 from .client import LLM, Budget
 from .config import Endpoint
 from .prompts import Prompts
+from .shared import LLMPool
 
 
 class LLMStepConfig(StepConfig):
@@ -39,6 +40,7 @@ class LLMStep(GlobalStep):
         self.dry_run = False
         self.base_dir = Path(".")
         self._llm: LLM | None = None
+        self.pool: LLMPool | None = None
 
     def bind(self, **context: Any) -> None:
         recipe, work_dir = context.get("recipe"), context.get("work_dir")
@@ -50,8 +52,12 @@ class LLMStep(GlobalStep):
             self.cache_path = Path(work_dir) / "llm-cache.sqlite"
         if context.get("cache_path") is not None:
             self.cache_path = Path(context["cache_path"])
-        self.dry_run = bool(context.get("dry_run", False))
-        self.base_dir = Path(context.get("base_dir") or ".")
+        if "dry_run" in context:
+            self.dry_run = bool(context["dry_run"])
+        if context.get("base_dir") is not None:
+            self.base_dir = Path(context["base_dir"])
+        if context.get("llm_pool") is not None:
+            self.pool = context["llm_pool"]
 
     def resolve(self, path: str | None) -> str | None:
         """Paths in a recipe's step options are relative to the recipe file."""
@@ -61,7 +67,7 @@ class LLMStep(GlobalStep):
     def llm(self) -> LLM:
         if self._llm is None:
             budget = Budget(self.config.max_budget_tokens, self.config.max_budget_cost)
-            self._llm = LLM(self.endpoint, self.cache_path, budget, dry_run=self.dry_run)
+            self._llm = LLM(self.endpoint, self.cache_path, budget, dry_run=self.dry_run, pool=self.pool)
         return self._llm
 
     @cached_property

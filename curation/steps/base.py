@@ -75,6 +75,23 @@ class GlobalStep(Step, ABC):
         """Kept records and (record, reject) pairs; every input record is in exactly one of them."""
 
 
+class ShardedStep(GlobalStep, ABC):
+    """A global step whose decision on a record needs only state built once from outside the records (a
+    benchmark index): an executor builds the state once, hands it to every worker, and gives each worker a
+    shard of the records."""
+
+    @abstractmethod
+    def prepare(self) -> Any:
+        """The shared state, built once per run."""
+
+    @abstractmethod
+    def apply_shard(self, state: Any, records: list[Record]) -> tuple[list[Record], list[tuple[Record, Reject]]]:
+        """As `apply`, for any part of the records: the decision on one record never depends on another."""
+
+    def apply(self, records):
+        return self.apply_shard(self.prepare(), records)
+
+
 STEPS: dict[str, type[Step]] = {}
 
 

@@ -8,6 +8,7 @@ Benchmark texts shorter than the n-gram are matched by the near-duplicate check 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from pydantic import Field
 
 from .. import minhash as mh
 from ..errors import MedcurateError
-from .base import GlobalStep, Reject, StepConfig, register
+from .base import Reject, ShardedStep, StepConfig, register
 
 
 class DecontaminateConfig(StepConfig):
@@ -51,8 +52,18 @@ def benchmark_items(paths: list[str]) -> list[dict]:
     return items
 
 
+@dataclass
+class BenchmarkIndex:
+    """What every worker needs to check records: benchmark items, their n-gram table and question bands."""
+
+    items: list[dict]
+    ngrams: pl.DataFrame  # h -> first item holding that n-gram
+    bands: pl.DataFrame  # (band, key) -> item, for the near-duplicate check
+    questions: list[np.ndarray]  # each question's sorted shingle hashes, for the exact Jaccard
+
+
 @register("decontaminate")
-class Decontaminate(GlobalStep):
+class Decontaminate(ShardedStep):
     Config = DecontaminateConfig
     config: DecontaminateConfig
 
@@ -61,28 +72,10 @@ class Decontaminate(GlobalStep):
     def bind(self, **context) -> None:
         self.base_dir = context.get("base_dir")
 
-    def apply(self, records):
+    def prepare(self) -> BenchmarkIndex:
         c = self.config
         base = self.base_dir
         items = benchmark_items([str(base / b) if base is not None else b for b in c.benchmarks])
-        found: dict[int, tuple[str, int]] = {}  # record index -> (kind, benchmark item index)
-        if items and records:
-            self.ngram_overlap(records, items, found)
-            if c.near_threshold is not None:
-                self.near_questions(records, items, found)
-        kept, rejected = [], []
-        for i, rec in enumerate(records):
-            if i not in found:
-                kept.append(rec)
-                continue
-            kind, j = found[i]
-            item = items[j]
-            detail = {"benchmark": item["benchmark"], "item": item["item"], "question": item["question"][:200]}
-            rejected.append((rec, Reject(f"benchmark overlap ({kind})", detail)))
-        return kept, rejected
-
-    def ngram_overlap(self, records, items, found) -> None:
-        c = self.config
         texts = [it["question"] for it in items] + [it["answer"] for it in items]
         owner = np.r_[np.arange(len(items)), np.arange(len(items))]
         cjk = np.array([mh.is_cjk(t, it["lang"]) for t, it in zip(texts, items + items)], dtype=bool)
@@ -94,37 +87,66 @@ class Decontaminate(GlobalStep):
         item_of = np.repeat(owner, lengths)
         valid = np.repeat(long_enough, lengths)
         table = pl.DataFrame({"h": flat[valid], "item": item_of[valid]}).group_by("h").agg(pl.col("item").min())
+        questions = [it["question"] for it in items]
+        qflat, qoffsets = mh.shingle_batch(questions, self._cjk(questions), 3, 3)
+        bands = pl.DataFrame({"band": [], "key": [], "item": []},
+                             schema={"band": pl.Int32, "key": pl.UInt64, "item": pl.Int64})
+        if c.near_threshold is not None and questions:
+            n_bands, rows = self._bands()
+            keys = mh.band_keys(mh.signatures(qflat, qoffsets, c.num_perm, c.seed), n_bands, rows)
+            bands = pl.DataFrame({"band": np.tile(np.arange(n_bands, dtype=np.int32), len(questions)),
+                                  "key": keys.ravel(), "item": np.repeat(np.arange(len(questions)), n_bands)})
+        shingles = [np.unique(qflat[qoffsets[i]: qoffsets[i + 1]]) for i in range(len(questions))]
+        return BenchmarkIndex(items, table, bands, shingles)
+
+    def _bands(self) -> tuple[int, int]:
+        return mh.optimal_bands(self.config.near_threshold, self.config.num_perm, 0.1, 0.9)  # recall: verified
+
+    @staticmethod
+    def _cjk(texts: list[str]) -> np.ndarray:
+        return np.array([mh.is_cjk(t, None) for t in texts], dtype=bool)
+
+    def apply_shard(self, state: BenchmarkIndex, records):
+        found: dict[int, tuple[str, int]] = {}  # record index -> (kind, benchmark item index)
+        if state.items and records:
+            self.ngram_overlap(records, state, found)
+            if self.config.near_threshold is not None:
+                self.near_questions(records, state, found)
+        kept, rejected = [], []
+        for i, rec in enumerate(records):
+            if i not in found:
+                kept.append(rec)
+                continue
+            kind, j = found[i]
+            item = state.items[j]
+            detail = {"benchmark": item["benchmark"], "item": item["item"], "question": item["question"][:200]}
+            rejected.append((rec, Reject(f"benchmark overlap ({kind})", detail)))
+        return kept, rejected
+
+    def ngram_overlap(self, records, state: BenchmarkIndex, found) -> None:
+        c = self.config
         rec_texts = [mh.record_text(r) for r in records]
         rec_cjk = np.array([mh.is_cjk(t, r.get("lang")) for r, t in zip(records, rec_texts)], dtype=bool)
         rflat, roffsets = mh.shingle_batch(rec_texts, rec_cjk, c.ngram, c.char_ngram)
         rec_of = np.repeat(np.arange(len(records)), np.diff(roffsets))
-        hits = (pl.DataFrame({"h": rflat, "rec": rec_of}).join(table, on="h", how="inner")
+        hits = (pl.DataFrame({"h": rflat, "rec": rec_of}).join(state.ngrams, on="h", how="inner")
                 .group_by("rec").agg(pl.col("item").min()).sort("rec"))
         for rec, item in hits.iter_rows():
             found.setdefault(int(rec), ("n-gram", int(item)))
 
-    def near_questions(self, records, items, found) -> None:
+    def near_questions(self, records, state: BenchmarkIndex, found) -> None:
         c = self.config
-        questions = [it["question"] for it in items]
         users = [mh.record_text(r, "user") for r in records]
-        texts = questions + users
-        cjk = np.array([mh.is_cjk(t, None) for t in texts], dtype=bool)
-        flat, offsets = mh.shingle_batch(texts, cjk, 3, 3)
-        sig = mh.signatures(flat, offsets, c.num_perm, c.seed)
-        bands, rows = mh.optimal_bands(c.near_threshold, c.num_perm, 0.1, 0.9)  # recall first: pairs are verified
-        keys = mh.band_keys(sig, bands, rows)
-        nq = len(questions)
-        b_idx = np.arange(bands, dtype=np.int32)
-        bench = pl.DataFrame({"band": np.tile(b_idx, nq), "key": keys[:nq].ravel(),
-                              "item": np.repeat(np.arange(nq), bands)})
-        recs = pl.DataFrame({"band": np.tile(b_idx, len(users)), "key": keys[nq:].ravel(),
-                             "rec": np.repeat(np.arange(len(users)), bands)})
-        pairs = recs.join(bench, on=["band", "key"], how="inner").select("rec", "item").unique().sort(["rec", "item"])
-        if pairs.height == 0:
-            return
-        def shingles(i: int) -> np.ndarray:
-            return np.unique(flat[offsets[i]: offsets[i + 1]])
-
+        flat, offsets = mh.shingle_batch(users, self._cjk(users), 3, 3)
+        n_bands, rows = self._bands()
+        keys = mh.band_keys(mh.signatures(flat, offsets, c.num_perm, c.seed), n_bands, rows)
+        recs = pl.DataFrame({"band": np.tile(np.arange(n_bands, dtype=np.int32), len(users)), "key": keys.ravel(),
+                             "rec": np.repeat(np.arange(len(users)), n_bands)})
+        pairs = (recs.join(state.bands, on=["band", "key"], how="inner").select("rec", "item").unique()
+                 .sort(["rec", "item"]))
         for rec, item in pairs.iter_rows():
-            if int(rec) not in found and mh.true_jaccard(shingles(nq + rec), shingles(item)) >= c.near_threshold:
+            if int(rec) in found:
+                continue
+            mine = np.unique(flat[offsets[rec]: offsets[rec + 1]])
+            if mh.true_jaccard(mine, state.questions[item]) >= c.near_threshold:
                 found[int(rec)] = ("near-duplicate question", int(item))

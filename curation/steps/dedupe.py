@@ -69,6 +69,44 @@ def _batch_hashes(args: tuple[list[str], np.ndarray, DedupeConfig, bool]) -> tup
     return exact, mh.signatures(flat, sh_offsets, c.num_perm, c.seed)
 
 
+def survivor_of_label(rows: np.ndarray, labels: np.ndarray, new: np.ndarray, prio: np.ndarray,
+                      prefer: np.ndarray) -> np.ndarray:
+    """The surviving row of each cluster label: indexed records first, then priority, score and input order."""
+    df = pl.DataFrame({"row": rows, "label": labels.astype(np.int64), "new": new, "prio": prio, "prefer": prefer})
+    survivors = (df.sort(["label", "new", "prio", "prefer", "row"]).group_by("label", maintain_order=True)
+                 .first().select("label", pl.col("row").alias("survivor")))
+    surv = np.empty(int(labels.max()) + 1 if len(labels) else 0, dtype=np.int64)
+    surv[survivors["label"].to_numpy()] = survivors["survivor"].to_numpy()
+    return surv
+
+
+def duplicate(dup_id: str, exact: bool, similarity: float, cluster_size: int) -> Reject:
+    detail = {"duplicate_of": dup_id, "similarity": round(1.0 if exact else similarity, 4),
+              "cluster_size": cluster_size}
+    return Reject("exact duplicate" if exact else "near duplicate", detail)
+
+
+def verified_pairs(config: DedupeConfig, cand: np.ndarray, sig: np.ndarray, texts: list[str], cjk: np.ndarray,
+                   first_text: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs (rows of `sig`) that are duplicates, with their similarity. With `verify`, pairs whose
+    rows both have a text (row - first_text in `texts`) are judged on the exact Jaccard of their shingle sets;
+    pairs whose estimate is far below the threshold are dropped first (its standard error at 128 permutations
+    is under 0.045)."""
+    est = mh.estimated_jaccard(sig, cand[:, 0], cand[:, 1])
+    if not config.verify:
+        return cand, est
+    near = est >= config.threshold - 0.15
+    cand, est = cand[near], est[near]
+    both = (cand[:, 0] >= first_text) & (cand[:, 1] >= first_text)
+    pairs = cand[both] - first_text
+    rows = np.unique(pairs.ravel())  # their shingles, in one batch
+    flat, offsets = mh.shingle_batch([texts[i] for i in rows], cjk[rows], config.ngram, config.char_ngram)
+    slot = np.searchsorted(rows, pairs)
+    est[both] = mh.pair_jaccard(flat, offsets, slot[:, 0], slot[:, 1])
+    keep = est >= config.threshold
+    return cand[keep], est[keep]
+
+
 class Index:
     """Signatures and exact hashes of records kept by earlier runs, in parquet beside a small manifest."""
 
@@ -127,6 +165,24 @@ class Dedupe(GlobalStep):
         exact = np.concatenate([r[0] for r in results])
         return exact, (np.concatenate([r[1] for r in results]) if near else None)
 
+    def band_params(self) -> tuple[int, int]:
+        c = self.config
+        if c.bands and c.rows:
+            return c.bands, c.rows
+        weights = (0.1, 0.9) if c.verify else (0.5, 0.5)  # verification removes false positives exactly: recall
+        return mh.optimal_bands(c.threshold, c.num_perm, *weights)
+
+    def ranks(self, records: list[Record]) -> tuple[np.ndarray, np.ndarray]:
+        """Source priority and preferred score (lower is better) of each record, for the survivor policy."""
+        c = self.config
+        prio = {s: i for i, s in enumerate(c.keep.source_priority)}
+        prefer = np.zeros(len(records))
+        if c.keep.prefer:
+            vals = [dotted(r, c.keep.prefer) for r in records]
+            prefer = np.array([v if isinstance(v, (int, float)) else np.nan for v in vals], dtype=float)
+            prefer = np.nan_to_num(-prefer if c.keep.prefer_max else prefer, nan=np.inf)
+        return np.array([prio.get(r["source"], len(prio)) for r in records], dtype=np.int64), prefer
+
     def apply(self, records):
         c = self.config
         texts = [mh.record_text(r, c.key, c.field) for r in records]
@@ -149,28 +205,13 @@ class Dedupe(GlobalStep):
         similarity: dict[tuple[int, int], float] = {}
         sig = (np.concatenate([old_sig, new_sig]) if n_old else new_sig) if need_sig else None
         if c.near and n > 1:
-            if c.bands and c.rows:
-                bands, rows_per_band = c.bands, c.rows
-            else:  # verification removes false positives exactly, so banding can favour recall
-                weights = (0.1, 0.9) if c.verify else (0.5, 0.5)
-                bands, rows_per_band = mh.optimal_bands(c.threshold, c.num_perm, *weights)
+            bands, rows_per_band = self.band_params()
             cand = mh.candidate_edges(mh.band_keys(sig, bands, rows_per_band))
             if len(cand):
-                est = mh.estimated_jaccard(sig, cand[:, 0], cand[:, 1])
-                keep = np.ones(len(cand), dtype=bool)
-                if c.verify:
-                    # the estimate's standard error at 128 permutations is under 0.045: far below, not a pair
-                    near = est >= c.threshold - 0.15
-                    cand, est, keep = cand[near], est[near], keep[near]
-                    both_new = (cand[:, 0] >= n_old) & (cand[:, 1] >= n_old)
-                    rows = np.unique(cand[both_new].ravel()) - n_old  # their shingles, in one batch
-                    flat, offsets = mh.shingle_batch([texts[i] for i in rows], cjk[rows], c.ngram, c.char_ngram)
-                    slot = np.searchsorted(rows, cand[both_new] - n_old)  # both new: exact Jaccard of the sets
-                    est[both_new] = mh.pair_jaccard(flat, offsets, slot[:, 0], slot[:, 1])
-                    keep = est >= c.threshold
-                for (a, b), j in zip(cand[keep], est[keep]):
+                cand, est = verified_pairs(c, cand, sig, texts, cjk, n_old)
+                for (a, b), j in zip(cand, est):
                     similarity[(int(a), int(b))] = float(j)
-                edges.append(cand[keep])
+                edges.append(cand)
         labels = mh.components(n, np.concatenate(edges).astype(np.int64))
         kept, rejected = self.resolve(records, labels, n_old, old_ids, all_exact, sig, similarity)
         if index is not None:
@@ -182,26 +223,11 @@ class Dedupe(GlobalStep):
         return kept, rejected
 
     def resolve(self, records, labels, n_old, old_ids, all_exact, sig, similarity):
-        c = self.config
         n_new = len(records)
-        prio = {s: i for i, s in enumerate(c.keep.source_priority)}
-        prefer = np.zeros(n_new)
-        if c.keep.prefer:
-            vals = [dotted(r, c.keep.prefer) for r in records]
-            prefer = np.array([v if isinstance(v, (int, float)) else np.nan for v in vals], dtype=float)
-            prefer = np.nan_to_num(-prefer if c.keep.prefer_max else prefer, nan=np.inf)
-        df = pl.DataFrame({
-            "row": np.arange(n_old + n_new, dtype=np.int64),
-            "label": labels.astype(np.int64),
-            "new": np.r_[np.zeros(n_old, bool), np.ones(n_new, bool)],
-            "prio": np.r_[np.zeros(n_old, np.int64),
-                          np.array([prio.get(r["source"], len(prio)) for r in records], dtype=np.int64)],
-            "prefer": np.r_[np.zeros(n_old), prefer],
-        })
-        survivors = (df.sort(["label", "new", "prio", "prefer", "row"]).group_by("label", maintain_order=True)
-                     .first().select("label", pl.col("row").alias("survivor")))
-        surv = np.empty(int(labels.max()) + 1 if len(labels) else 0, dtype=np.int64)
-        surv[survivors["label"].to_numpy()] = survivors["survivor"].to_numpy()
+        prio, prefer = self.ranks(records)
+        surv = survivor_of_label(np.arange(n_old + n_new, dtype=np.int64), labels,
+                                 np.r_[np.zeros(n_old, bool), np.ones(n_new, bool)],
+                                 np.r_[np.zeros(n_old, np.int64), prio], np.r_[np.zeros(n_old), prefer])
         sizes = np.bincount(labels)
         kept, rejected = [], []
         for i, rec in enumerate(records):
@@ -216,9 +242,7 @@ class Dedupe(GlobalStep):
                 sim = similarity.get((min(s, row), max(s, row)), float((sig[s] == sig[row]).mean()))
             else:
                 sim = 1.0
-            detail = {"duplicate_of": dup_id, "similarity": round(1.0 if exact_dup else sim, 4),
-                      "cluster_size": int(sizes[labels[row]])}
-            rejected.append((rec, Reject("exact duplicate" if exact_dup else "near duplicate", detail)))
+            rejected.append((rec, duplicate(dup_id, exact_dup, sim, int(sizes[labels[row]]))))
         return kept, rejected
 
     def write_report(self, path: Path, records, labels, n_old, old_ids) -> None:

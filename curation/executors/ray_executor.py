@@ -1,0 +1,131 @@
+"""The Ray executor: per-record and sharded steps as Ray Data `map_batches` over work-dir shards, dedupe as
+signature maps plus Ray Data group-bys, LLM requests through a pool of async actors sharing one rate limit.
+
+The driver handles paths, counts and (for dedupe) the duplicate pairs, never the records of a step that
+runs sharded, so its memory does not grow with the data. The work dir must be reachable from every node
+(one machine, or a shared or network filesystem).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from ..ledger import Ledger
+from ..steps.base import Record, RecordStep, ShardedStep, Step
+from ..workdir import Entry, Pending, WorkDir
+from .base import Progress
+from .local import read_source, run_in_process
+from .shards import Scope, Shard, ShardWorker, shards_of
+
+if TYPE_CHECKING:
+    from ..run import PlannedSource, PlannedStep
+    from .config import ExecutorConfig
+
+
+class RayExecutor:
+    name = "ray"
+
+    def __init__(self, config: ExecutorConfig):
+        import ray
+
+        self.ray = ray
+        self.config = config
+        self.owns = not ray.is_initialized()
+        if self.owns:
+            where = {"address": config.address} if config.address else {"num_cpus": config.num_cpus}
+            ray.init(**where, include_dashboard=False, log_to_driver=False)
+        context = ray.data.DataContext.get_current()
+        context.execution_options.preserve_order = True  # shards come back in order: the output is the local one
+        context.enable_progress_bars = False
+        self.workers = config.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+    def read(self, sources: list[PlannedSource], work: WorkDir, progress: Progress | None) -> None:
+        """Each source file is read by its own task."""
+        task = self.ray.remote(read_source)
+        self.ray.get([task.remote(src, work) for src in sources])
+
+    def records(self, inputs: list[Entry]) -> list[Record]:
+        return [r for e in inputs for r in e.records()]
+
+    def run_step(self, planned: PlannedStep, step: Step, inputs: list[Entry], work: WorkDir,
+                 tags_of: dict[str, list[str]], workers: int, progress: Progress | None) -> Entry:
+        from ..steps.dedupe import Dedupe
+
+        step.name = planned.id
+        scope = Scope(planned.sources, planned.tags, tags_of)
+        if isinstance(step, Dedupe):
+            from .ray_dedupe import run_dedupe
+
+            return run_dedupe(self, planned, step, inputs, work, scope, progress)
+        if isinstance(step, (RecordStep, ShardedStep)):
+            state = step.prepare() if isinstance(step, ShardedStep) else None
+            pending = work.pending(planned.entry)
+            try:
+                stats = self.map_shards(pending, shards_of(inputs), ShardWorker, (step, scope, str(pending.tmp), state),
+                                        progress, planned.id)
+                return commit_shards(pending, planned, step, stats)
+            except BaseException:
+                pending.abandon()
+                raise
+        pool = None
+        if getattr(step, "uses_llm", False):
+            from ..llm.shared import LLMPool
+
+            pool = LLMPool(self.config.llm_actors)
+            step.bind(llm_pool=pool)
+        try:  # other global steps (LLM steps, review) see their records here, as locally
+            _, entry = run_in_process(planned, step, self.records(inputs), work, tags_of, 1, progress)
+        finally:
+            if pool is not None:
+                pool.close()
+        return entry
+
+    def map_shards(self, pending: Pending, shards: list[Shard], worker: type, args: tuple[Any, ...],
+                   progress: Progress | None, label: str) -> list[dict[str, Any]]:
+        """One actor pool over the shards; what comes back to the driver is each shard's counts."""
+        (pending.tmp / "records.parquet").mkdir(parents=True, exist_ok=True)
+        (pending.tmp / "rejects.parts").mkdir(exist_ok=True)
+        if not shards:
+            return []
+        ray = self.ray
+        tick = progress(label, len(shards)) if progress else None
+        ds = ray.data.from_items([asdict(s) for s in shards], override_num_blocks=len(shards))
+        ds = ds.map_batches(worker, fn_constructor_args=args, batch_size=1, num_cpus=1,
+                            compute=ray.data.ActorPoolStrategy(size=min(self.workers, len(shards))))
+        rows = []
+        for row in ds.iter_rows():
+            rows.append(dict(row))
+            if tick:
+                tick(1)
+        return sorted(rows, key=lambda r: r["index"])
+
+    def close(self) -> None:
+        if self.owns:
+            self.ray.shutdown()
+
+
+def commit_shards(pending: Pending, planned: PlannedStep, step: Step, stats: list[dict[str, Any]]) -> Entry:
+    """Counts into the ledger, shard rejects into the entry's rejects file (in shard order), then commit."""
+    n_in = kept = others = 0
+    reasons: list[str] = []
+    for row in stats:
+        n_in, kept, others = n_in + row["n_in"], kept + row["kept"], others + row["others"]
+        for item in row["reasons"]:
+            reason, count = item.rsplit("\t", 1)
+            reasons += [reason] * int(count)
+    parts = pending.tmp / "rejects.parts"
+    for path in sorted(parts.glob("*.jsonl")):
+        pending.rejects.append_file(path)
+    shutil.rmtree(parts, ignore_errors=True)
+    for leftover in (pending.tmp / "records.parquet").glob("*.tmp-*"):  # from workers killed mid-write
+        leftover.unlink()
+    ledger = Ledger()
+    ledger.record(step.name, records_in=n_in, kept=kept, added=max(0, kept + len(reasons) - n_in),
+                  rejected_reasons=reasons)
+    ledger.entry(step.name).check()
+    return pending.commit_written(kept + others, ledger, {"step": planned.name, "id": planned.id,
+                                                          "summary": step.summary(), "passed_through": others})
+
+

@@ -1,0 +1,117 @@
+"""Shards: the row groups of a work-dir entry, each processed by one task and written as its own parts.
+
+A task's files have names fixed by its shard number and are renamed into place when complete, so a task
+that a killed worker left half done is simply done again: no record is lost or written twice. Sorting the
+part names gives the local executor's order: the records a step kept, shard by shard, then the records
+outside the step's scope.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from ..io.writers import ParquetWriter
+from ..pipeline import process_records
+from ..recipe.model import in_scope
+from ..record import from_table, to_table
+from ..rejects import RejectWriter, reject
+from ..steps.base import Record, RecordStep, Reject, ShardedStep, Step
+from ..workdir import Entry
+
+Rejected = list[tuple[Record, Reject]]
+
+
+@dataclass(frozen=True)
+class Shard:
+    index: int
+    path: str
+    row_group: int
+
+    def records(self) -> list[Record]:
+        return from_table(pq.ParquetFile(self.path).read_row_group(self.row_group))
+
+
+def shards_of(inputs: list[Entry]) -> list[Shard]:
+    out: list[Shard] = []
+    for entry in inputs:
+        for part in entry.parts():
+            for rg in range(pq.ParquetFile(part).metadata.num_row_groups):
+                out.append(Shard(len(out), str(part), rg))
+    return out
+
+
+@dataclass(frozen=True)
+class Scope:
+    sources: list[str]
+    tags: list[str]
+    tags_of: dict[str, list[str]]
+
+    def split(self, records: list[Record]) -> tuple[list[Record], list[Record]]:
+        chosen: list[Record] = []
+        others: list[Record] = []
+        for r in records:
+            (chosen if in_scope(r["source"], self.sources, self.tags, self.tags_of) else others).append(r)
+        return chosen, others
+
+
+def _write_atomic(path: Path, records: list[Record]) -> None:
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    writer = ParquetWriter(tmp)
+    writer.write(to_table(records))
+    writer.close()
+    os.replace(tmp, path)
+
+
+def write_shard(out: Path, index: int, step_name: str, kept: list[Record], others: list[Record],
+                rejected: Rejected) -> None:
+    """The shard's parts and rejects; empty parts are not written."""
+    for tag, records in (("0", kept), ("1", others)):
+        if records:
+            _write_atomic(out / "records.parquet" / f"part-{tag}-{index:06d}.parquet", records)
+    if rejected:
+        path = out / "rejects.parts" / f"{index:06d}.jsonl"
+        tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+        with RejectWriter(tmp) as w:
+            w.write([reject(step_name, r.reason, record=rec, detail=r.detail,
+                            source_file=rec.get("meta", {}).get("provenance", {}).get("file"),
+                            locator=rec.get("meta", {}).get("provenance", {}).get("locator"))
+                     for rec, r in rejected])
+        os.replace(tmp, path)
+
+
+def stats_row(index: int, n_in: int, kept: int, others: int, rejected: Rejected) -> dict[str, Any]:
+    reasons = Counter(r.reason for _, r in rejected)
+    return {"index": index, "n_in": n_in, "kept": kept, "others": others,
+            "reasons": [f"{k}\t{v}" for k, v in sorted(reasons.items())]}
+
+
+class ShardWorker:
+    """Applies a per-record step (or a sharded global step with its shared state) to one shard at a time."""
+
+    def __init__(self, step: Step, scope: Scope, out: str, state: Any = None):
+        self.step, self.scope, self.out, self.state = step, scope, Path(out), state
+        if isinstance(step, RecordStep):
+            step.setup()
+
+    def decide(self, shard: Shard, records: list[Record]) -> tuple[list[Record], Rejected]:
+        if isinstance(self.step, ShardedStep):
+            return self.step.apply_shard(self.state, records)
+        assert isinstance(self.step, RecordStep)
+        return process_records(self.step, records)
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
+        rows: dict[str, list[Any]] = {"index": [], "n_in": [], "kept": [], "others": [], "reasons": []}
+        for index, path, rg in zip(batch["index"], batch["path"], batch["row_group"]):
+            shard = Shard(int(index), str(path), int(rg))
+            chosen, others = self.scope.split(shard.records())
+            kept, rejected = self.decide(shard, chosen)
+            write_shard(self.out, shard.index, self.step.name, kept, others, rejected)
+            for k, v in stats_row(shard.index, len(chosen), len(kept), len(others), rejected).items():
+                rows[k].append(v)
+        return rows
