@@ -112,12 +112,13 @@ def _pairs(ray: Any, files: list[str], offsets: dict[int, int], mapper: Any, on:
            columns: list[str], partitions: int) -> np.ndarray:
     """(root, row) for every row sharing a bucket (`on`) with others, through one group-by."""
     from ray.data.aggregate import Count, Min
+    from ray.data.expressions import col
 
-    rows = ray.data.read_parquet(files, columns=columns).map_batches(mapper, fn_args=(offsets,),
-                                                                      batch_format="pyarrow")
+    rows = ray.data.read_parquet(files).select_columns(columns).map_batches(mapper, fn_args=(offsets,),
+                                                                             batch_format="pyarrow")
     roots = (rows.groupby(on, num_partitions=partitions).aggregate(Count(alias_name="n"),
                                                                    Min("row", alias_name="root"))
-             .filter(expr="n > 1").to_arrow_refs())
+             .filter(expr=col("n") > 1).to_arrow_refs())
     buckets = pl.concat([pl.from_arrow(t) for t in ray.get(roots)] or [pl.DataFrame()], how="vertical")
     if buckets.is_empty():
         return np.zeros((0, 2), dtype=np.int64)

@@ -1,0 +1,178 @@
+"""The Ray executor on a local Ray instance: the same output as the local executor, byte for byte; a worker
+killed mid-step loses and duplicates nothing; LLM actors share one rate limit and the run's cache."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from curation.executors import ExecutorConfig
+from curation.recipe import load_recipe
+from curation.run import run_recipe
+
+from .conftest import ROOT, qa
+
+ray = pytest.importorskip("ray")
+RAY = ExecutorConfig(type="ray")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ray_instance():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def run_into(recipe: Path, work: Path, out: Path, executor: ExecutorConfig | None = None, **kw):
+    loaded = dataclasses.replace(load_recipe(recipe), work_dir=work, output=out)
+    return run_recipe(loaded, executor=executor, **kw)
+
+
+def test_demo_recipe_on_ray_exports_the_same_bytes_as_locally(tmp_path):
+    demo = ROOT / "recipes" / "demo.yaml"
+    local = run_into(demo, tmp_path / "work-local", tmp_path / "out-local")
+    on_ray = run_into(demo, tmp_path / "work-ray", tmp_path / "out-ray", RAY)
+    assert "dedupe" in on_ray.ran and "translate" in on_ray.ran
+    a, b = tree_digest(tmp_path / "out-local"), tree_digest(tmp_path / "out-ray")
+    assert a.keys() == b.keys() and "rejects.jsonl" in a and "manifest.json" in a
+    assert a == b  # records, ids, rejects, ledger, charts and cards
+    assert local.ledger.to_dict() == on_ray.ledger.to_dict()
+    assert on_ray.ledger.to_dict()["dedupe"]["rejected"] > 0
+    # the sharded steps wrote their output as parts, one per shard; the export read them back in order
+    entry = next(s.entry for s in on_ray.plan.steps if s.id == "pii")
+    assert (entry.path / "records.parquet").is_dir()
+
+
+QA = [
+    ("en", "What is the first-line treatment for uncomplicated hypertension in adults?",
+     "Thiazide diuretics, ACE inhibitors, ARBs or calcium channel blockers; the choice depends on age, "
+     "ethnicity and comorbidities such as diabetes or chronic kidney disease."),
+    ("es", "¿Cuál es la dosis inicial habitual de metformina en la diabetes tipo 2?",
+     "Se suele empezar con 500 mg una o dos veces al día con las comidas y aumentar cada semana según la "
+     "tolerancia gastrointestinal, hasta 2000 mg al día."),
+    ("zh", "成人社区获得性肺炎的常见病原体有哪些？",
+     "最常见的病原体是肺炎链球菌，其次是流感嗜血杆菌、肺炎支原体、肺炎衣原体和呼吸道病毒，重症患者需考虑金黄色葡萄球菌。"),
+    ("ar", "ما هي علامات التحذير من السكتة الدماغية؟",
+     "تدلي الوجه المفاجئ وضعف الذراع أو الساق في جانب واحد وصعوبة الكلام وفقدان الرؤية المفاجئ والصداع الشديد."),
+]
+
+
+def write_corpus(path: Path, n: int) -> None:
+    """Multilingual medical Q&A: every 20th record an exact copy, every 7th a near copy (one word changed),
+    some with a phone number or e-mail, and a few broken lines."""
+    lines = []
+    for i in range(n):
+        lang, q, a = QA[i % 4]
+        if i % 20 == 19:
+            lines.append(lines[i - 11])
+            continue
+        case = i if i % 7 else i - 1
+        tail = f" Patient {case}: follow up in {case % 9 + 1} weeks."
+        if i % 7 == 0 and i:
+            tail = tail.replace("follow", "review")
+        answer = a + tail + (" Call +1 415 555 0199 or write to jane.doe@example.org." if i % 13 == 0 else "")
+        lines.append(json.dumps(qa(f"{q} (case {case})", answer), ensure_ascii=False))
+    for k in range(3):
+        lines.insert(k * 1000 + 5, '{"messages": [{"role": "user", "content": "broken')
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def corpus_recipe(folder: Path, n: int) -> Path:
+    write_corpus(folder / "corpus.jsonl", n)
+    recipe = {"name": "ray-kill", "seed": 3, "work_dir": "work", "output": "out",
+              "sources": [{"path": "corpus.jsonl", "license": "CC-BY-4.0", "tags": ["qa"]}],
+              "steps": [{"step": "normalize"}, {"step": "langid"}, {"step": "pii"},
+                        {"step": "dedupe", "config": {"threshold": 0.8}}],
+              "mixture": {"stage1": {"validation": 0.05}}}
+    path = folder / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def shard_worker_pids() -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if b"ShardWorker" in (proc / "cmdline").read_bytes():
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+    return pids
+
+
+def test_a_worker_killed_mid_step_loses_and_duplicates_nothing(tmp_path):
+    recipe = corpus_recipe(tmp_path, 40_000)
+    killed: list[int] = []
+
+    def kill_one_when_langid_is_half_done() -> None:
+        deadline = time.time() + 300
+        while time.time() < deadline and not killed:
+            parts = list((tmp_path / "work-ray" / "steps").glob(".*langid*/records.parquet/part-*.parquet"))
+            pids = shard_worker_pids()
+            if parts and pids:
+                os.kill(pids[0], signal.SIGKILL)
+                killed.append(pids[0])
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=kill_one_when_langid_is_half_done)
+    killer.start()
+    on_ray = run_into(recipe, tmp_path / "work-ray", tmp_path / "out-ray", RAY)
+    killer.join()
+    assert killed, "no worker was killed: the step finished before any shard was written"
+    local = run_into(recipe, tmp_path / "work-local", tmp_path / "out-local")
+    for step in ("langid", "pii", "dedupe"):
+        ray_entry = next(s.entry for s in on_ray.plan.steps if s.id == step)
+        local_entry = next(s.entry for s in local.plan.steps if s.id == step)
+        assert ray_entry.table().equals(local_entry.table()), step
+        assert ray_entry.rejects_path.read_bytes() == local_entry.rejects_path.read_bytes(), step
+    ids = next(s.entry for s in on_ray.plan.steps if s.id == "dedupe").table()["id"]
+    assert len(set(ids.to_pylist())) == len(ids)
+    ledger = on_ray.ledger.to_dict()
+    assert ledger == local.ledger.to_dict()
+    assert ledger["read:corpus"]["rejected"] == 3 and ledger["dedupe"]["rejected"] > 2000
+    assert tree_digest(tmp_path / "out-ray") == tree_digest(tmp_path / "out-local")
+
+
+def test_llm_actors_share_one_rate_limit_and_the_runs_cache(tmp_path):
+    from curation.llm.client import LLM, Request
+    from curation.llm.config import Endpoint
+    from curation.llm.shared import LLMPool
+
+    from .llm_server import MODEL, LlamaServer
+
+    server = LlamaServer()
+    pool = LLMPool(actors=2)
+    try:
+        ep = Endpoint(base_url=server.base_url, model=MODEL, concurrency=4, rpm=120, timeout=60)
+        requests = [Request([{"role": "user", "content": f"Name one symptom of {d}. One word."}],
+                            {"max_tokens": 8, "temperature": 0.0})
+                    for d in ("asthma", "anemia", "influenza", "migraine", "gout", "sepsis", "malaria", "measles")]
+        llm = LLM(ep, tmp_path / "cache.sqlite", pool=pool)
+        replies = llm.complete(requests)
+        grants = sorted(pool.granted())
+        again = LLM(ep, tmp_path / "cache.sqlite", pool=pool).complete(requests)
+        after = pool.granted()
+    finally:
+        pool.close()
+        server.stop()
+    assert all(r.error is None and r.text for r in replies) and llm.usage.requests == 8
+    assert len(grants) == 8
+    gaps = [b - a for a, b in zip(grants, grants[1:])]
+    assert min(gaps) >= 0.5 - 0.05, gaps  # 120 requests a minute across both actors: one every 0.5 s
+    assert [r.text for r in again] == [r.text for r in replies] and all(r.cached for r in again)
+    assert len(after) == 8  # the second pass was answered from the cache: nothing was sent again
