@@ -8,6 +8,7 @@ runs sharded, so its memory does not grow with the data. The work dir must be re
 
 from __future__ import annotations
 
+import logging
 import shutil
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,8 @@ class RayExecutor:
         self.owns = not ray.is_initialized()
         if self.owns:
             where = {"address": config.address} if config.address else {"num_cpus": config.num_cpus}
-            ray.init(**where, include_dashboard=False, log_to_driver=False)
+            ray.init(**where, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+        logging.getLogger("ray.data").setLevel(logging.WARNING)  # a line per dataset would bury the run's own
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True  # shards come back in order: the output is the local one
         context.enable_progress_bars = False

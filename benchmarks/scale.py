@@ -1,0 +1,116 @@
+"""The CPU steps of a recipe on the local executor and on Ray (a local Ray instance on this machine), in one run.
+
+Run: .venv/bin/python benchmarks/scale.py [--sizes 250000,500000,1000000] [--local-sizes 1000000] [--cpus 2]
+
+Each run is a fresh `medcurate run --until decontaminate` (read → normalize → pii → dedupe → decontaminate,
+nothing cached) in its own process, the driver. Reports wall time, the driver's peak resident memory (that
+process alone, sampled every 0.1 s: Ray's workers are other processes) and records per second, then Ray's
+time over local's at each size both ran (target: within 1.5x) and the driver's memory across sizes (target:
+flat on Ray). The ledgers of the two executors are compared too: they must be equal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import orjson
+import psutil
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DATA = ROOT / "benchmarks" / "_data" / "scale"
+LAST = "decontaminate"
+
+
+def recipe(executor: str, cpus: int) -> dict:
+    return {
+        "name": "scale", "seed": 1, "work_dir": f"work-{executor}", "output": f"out-{executor}", "workers": cpus,
+        "executor": {"type": executor, "num_cpus": cpus} if executor == "ray" else {"type": "local"},
+        "sources": [{"path": "records.jsonl", "license": "CC-BY-4.0", "tags": ["qa"]}],
+        "steps": [{"step": "normalize"}, {"step": "pii"}, {"step": "dedupe", "config": {"workers": cpus}},
+                  {"step": "decontaminate", "config": {"benchmarks": [str(ROOT / "recipes/eval/med_mcq.jsonl")]}}],
+        "mixture": {"stage1": {"validation": 0.01}},
+    }
+
+
+def driver_run(folder: Path, executor: str) -> tuple[float, float]:
+    """Wall seconds and the driver process's peak RSS in GB."""
+    cmd = [str(ROOT / ".venv" / "bin" / "medcurate"), "run", str(folder / f"recipe-{executor}.yaml"), "--until", LAST]
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    watched = psutil.Process(proc.pid)
+
+    def sample() -> None:
+        nonlocal peak
+        while proc.poll() is None:
+            try:
+                peak = max(peak, watched.memory_info().rss)
+            except psutil.NoSuchProcess:
+                return
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    _, err = proc.communicate()
+    sampler.join()
+    if proc.returncode:
+        raise SystemExit(f"{executor} run failed:\n{err.decode()[-3000:]}")
+    return time.perf_counter() - t, peak / 1e9
+
+
+def ledger(folder: Path, executor: str) -> dict:
+    steps = sorted((folder / f"work-{executor}" / "steps").glob(f"*-{LAST}-*"))
+    return orjson.loads((steps[-1] / "ledger.json").read_bytes())
+
+
+def main() -> None:
+    from benchmarks.run import write_input
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="250000,500000,1000000", help="Record counts run on Ray.")
+    ap.add_argument("--local-sizes", default="1000000", help="Record counts also run locally.")
+    ap.add_argument("--cpus", type=int, default=2)
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    local_sizes = {int(s) for s in args.local_sizes.split(",") if s}
+    rows, results = [], {}
+    for n in sizes:
+        folder = DATA / str(n)
+        folder.mkdir(parents=True, exist_ok=True)
+        if not (folder / "records.jsonl").exists():
+            print(f"generating {n:,} records ...", flush=True)
+            write_input(n, folder / "records.jsonl")
+        for executor in (["local"] if n in local_sizes else []) + ["ray"]:
+            (folder / f"recipe-{executor}.yaml").write_text(yaml.safe_dump(recipe(executor, args.cpus)))
+            for sub in (f"work-{executor}", f"out-{executor}"):
+                shutil.rmtree(folder / sub, ignore_errors=True)
+            wall, peak = driver_run(folder, executor)
+            results[(n, executor)] = (wall, peak)
+            rows.append(f"| {n:,} | {executor} | {wall:.1f} | {n / wall:,.0f} | {peak:.2f} GB |")
+            print(rows[-1], flush=True)
+        if n in local_sizes:
+            same = ledger(folder, "local") == ledger(folder, "ray")
+            print(f"{n:,}: ledgers of local and ray {'equal' if same else 'DIFFER'}", flush=True)
+        for executor in ("local", "ray"):
+            shutil.rmtree(folder / f"work-{executor}", ignore_errors=True)
+    print(f"\nsteps: read, normalize, pii, dedupe, decontaminate; {args.cpus} CPUs for each executor")
+    print("| records | executor | seconds | records/s | driver peak RSS |\n|---:|---|---:|---:|---:|")
+    print("\n".join(rows))
+    for n in sorted(local_sizes & set(sizes)):
+        ratio = results[(n, "ray")][0] / results[(n, "local")][0]
+        print(f"{n:,} records: ray / local wall time = {ratio:.2f}x (target <= 1.5x)")
+    peaks = [results[(n, "ray")][1] for n in sizes]
+    print("ray driver peak RSS by size: " + ", ".join(f"{n:,}: {p:.2f} GB" for n, p in zip(sizes, peaks))
+          + f"; largest / smallest = {max(peaks) / min(peaks):.2f}")
+
+
+if __name__ == "__main__":
+    main()
