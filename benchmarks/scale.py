@@ -66,6 +66,19 @@ def driver_run(folder: Path, executor: str) -> tuple[float, float]:
     return time.perf_counter() - t, peak / 1e9
 
 
+def step_seconds(folder: Path, executor: str, started: float) -> dict[str, float]:
+    """Each step's wall time, from when its work-dir entry (and the one before) was committed."""
+    entries = sorted((folder / f"work-{executor}" / "steps").glob("[0-9]*"))
+    reads = list((folder / f"work-{executor}" / "read").glob("*/done.json"))
+    out, before = {}, max((p.stat().st_mtime for p in reads), default=started)
+    out["read"] = before - started
+    for entry in entries:
+        done = (entry / "done.json").stat().st_mtime
+        out[entry.name.split("-")[1]] = done - before
+        before = done
+    return out
+
+
 def ledger(folder: Path, executor: str) -> dict:
     steps = sorted((folder / f"work-{executor}" / "steps").glob(f"*-{LAST}-*"))
     return orjson.loads((steps[-1] / "ledger.json").read_bytes())
@@ -92,10 +105,14 @@ def main() -> None:
             (folder / f"recipe-{executor}.yaml").write_text(yaml.safe_dump(recipe(executor, args.cpus)))
             for sub in (f"work-{executor}", f"out-{executor}"):
                 shutil.rmtree(folder / sub, ignore_errors=True)
+            started = time.time()
             wall, peak = driver_run(folder, executor)
             results[(n, executor)] = (wall, peak)
             rows.append(f"| {n:,} | {executor} | {wall:.1f} | {n / wall:,.0f} | {peak:.2f} GB |")
             print(rows[-1], flush=True)
+            seconds = step_seconds(folder, executor, started)
+            print("  per step: " + ", ".join(f"{k} {v:.1f} s ({1e6 * v / n:.0f} µs/record)"
+                                             for k, v in seconds.items()), flush=True)
         if n in local_sizes:
             same = ledger(folder, "local") == ledger(folder, "ray")
             print(f"{n:,}: ledgers of local and ray {'equal' if same else 'DIFFER'}", flush=True)

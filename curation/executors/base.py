@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from ..steps.base import Record, Step
@@ -30,7 +29,3 @@ class Executor(Protocol):
         """The records of `inputs`, in order, on this process (for the mixture and export)."""
 
     def close(self) -> None: ...
-
-
-def entry_paths(inputs: list[Entry]) -> list[Path]:
-    return [p for e in inputs for p in e.parts()]

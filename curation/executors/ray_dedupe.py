@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from .. import minhash as mh
 from ..errors import MedcurateError
 from ..steps.base import Record
-from ..steps.dedupe import Dedupe, duplicate, survivor_of_label, verified_pairs
+from ..steps.dedupe import Dedupe, duplicate, survivor_of_label
 from ..workdir import Entry, WorkDir
 from .base import Progress
 from .shards import Rejected, Scope, Shard, ShardWorker, shards_of
@@ -54,7 +54,8 @@ class SignatureWorker:
                 "text": pa.array(texts), "cjk": pa.array(cjk), "exact": pa.array(exact),
                 "prio": pa.array(prio), "prefer": pa.array(prefer)}
             if c.near:
-                cols["sig"] = pa.FixedSizeListArray.from_arrays(pa.array(sig.ravel()), c.num_perm)
+                cols["sig"] = pa.FixedSizeBinaryArray.from_buffers(pa.binary(4 * c.num_perm), n,
+                                                                   [None, pa.py_buffer(sig.tobytes())])
                 keys = mh.band_keys(sig, self.bands, self.rows)
                 cols["keys"] = pa.FixedSizeListArray.from_arrays(pa.array(keys.ravel()), self.bands)
             if n:
@@ -86,21 +87,62 @@ def members(table: pa.Table, roots: pl.DataFrame, on: list[str]) -> pa.Table:
 
 
 def pick(table: pa.Table, offsets: dict[int, int], rows: np.ndarray) -> pa.Table:
-    """The listed rows, whole: what verification and clustering need of the duplicates."""
+    """The listed rows (their ranks for the survivor policy), from the signature tables."""
     table = add_rows(table, offsets)
     return table.filter(pa.array(np.isin(table["row"].to_numpy(), rows)))
 
 
+def signature_matrix(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Signatures stored as bytes (fixed width, or plain binary after a join) as a (rows, num_perm) matrix."""
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if len(arr) == 0:
+        return np.zeros((0, 0), dtype=np.uint32)
+    if pa.types.is_fixed_size_binary(arr.type):
+        width = arr.type.byte_width
+        data = np.frombuffer(arr.buffers()[1], dtype=np.uint8)[arr.offset * width: (arr.offset + len(arr)) * width]
+    else:
+        offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64 if pa.types.is_large_binary(arr.type) else np.int32)
+        first, last = offsets[arr.offset], offsets[arr.offset + len(arr)]
+        data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[first:last]
+    return data.view(np.uint32).reshape(len(arr), -1)
+
+
+def score_pairs(table: pa.Table, config: Any, verify: bool) -> pa.Table:
+    """Similarity of joined pairs, as the local step computes it: the MinHash estimate, and with `verify` the
+    exact Jaccard of the shingle sets of pairs near the threshold (pairs below it are dropped)."""
+    est = (signature_matrix(table["sig_a"]) == signature_matrix(table["sig_b"])).mean(axis=1).astype(np.float32)
+    a, b = table["a"].to_numpy(), table["b"].to_numpy()
+    if verify:
+        near = est >= config.threshold - 0.15
+        a, b, est = a[near], b[near], est[near]
+        idx = np.flatnonzero(near)
+        take = pa.array(idx)
+        texts = table["text_a"].take(take).to_pylist() + table["text_b"].take(take).to_pylist()
+        cjk = np.r_[table["cjk_a"].take(take).to_numpy(), table["cjk_b"].take(take).to_numpy()].astype(bool)
+        flat, offsets = mh.shingle_batch(texts, cjk, config.ngram, config.char_ngram)
+        k = len(idx)
+        est = mh.pair_jaccard(flat, offsets, np.arange(k), np.arange(k) + k).astype(np.float32)
+        keep = est >= config.threshold
+        a, b, est = a[keep], b[keep], est[keep]
+    return pa.table({"a": a, "b": b, "sim": est})
+
+
+NO_DECISIONS = pl.DataFrame(schema={"shard": pl.Int64, "local": pl.Int64, "dup_id": pl.String, "exact": pl.Boolean,
+                                    "sim": pl.Float64, "size": pl.Int64})
+
+
 class DropDuplicates(ShardWorker):
-    def __init__(self, step: Dedupe, scope: Scope, out: str, decisions: dict[tuple[int, int], Any]):
+    def __init__(self, step: Dedupe, scope: Scope, out: str, decisions: pl.DataFrame):
         super().__init__(step, scope, out)
         self.decisions = decisions
 
     def decide(self, shard: Shard, records: list[Record]) -> tuple[list[Record], Rejected]:
+        mine = self.decisions.filter(pl.col("shard") == shard.index)
+        verdicts = {row[0]: row[1:] for row in mine.select("local", "dup_id", "exact", "sim", "size").iter_rows()}
         kept: list[Record] = []
         rejected: Rejected = []
         for i, rec in enumerate(records):
-            verdict = self.decisions.get((shard.index, i))
+            verdict = verdicts.get(i)
             if verdict is None:
                 kept.append(rec)
             else:
@@ -128,6 +170,30 @@ def _pairs(ray: Any, files: list[str], offsets: dict[int, int], mapper: Any, on:
     return edges.astype(np.int64)
 
 
+class Similarity:
+    """Scores pairs of rows on the workers: each pair meets its two rows' texts and signatures in Ray Data
+    joins, so the driver sends and receives row numbers and scores only."""
+
+    def __init__(self, ray: Any, files: list[str], offsets: dict[int, int], config: Any, partitions: int):
+        self.ray, self.config, self.partitions = ray, config, partitions
+        self.side = ray.data.read_parquet(files).select_columns(["shard", "local", "text", "cjk", "sig"]).map_batches(
+            add_rows, fn_args=(offsets,), batch_format="pyarrow").drop_columns(["shard", "local"])
+
+    def score(self, pairs: np.ndarray, verify: bool) -> pl.DataFrame:
+        empty = pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64, "sim": pl.Float32})
+        if len(pairs) == 0:
+            return empty
+        ray = self.ray
+        ds = ray.data.from_arrow(pa.table({"a": pairs[:, 0], "b": pairs[:, 1]}))
+        for end in ("a", "b"):
+            side = self.side.rename_columns({"row": end, "text": f"text_{end}", "cjk": f"cjk_{end}",
+                                             "sig": f"sig_{end}"})
+            ds = ds.join(side, "inner", self.partitions, on=(end,))
+        scored = ds.map_batches(score_pairs, fn_args=(self.config, verify), batch_format="pyarrow")
+        tables = [pl.from_arrow(t) for t in ray.get(scored.to_arrow_refs()) if t.num_rows]
+        return pl.concat(tables).sort("a", "b") if tables else empty
+
+
 def run_dedupe(ex: RayExecutor, planned: PlannedStep, step: Dedupe, inputs: list[Entry], work: WorkDir,
                scope: Scope, progress: Progress | None) -> Entry:
     from .ray_executor import commit_shards
@@ -150,13 +216,17 @@ def run_dedupe(ex: RayExecutor, planned: PlannedStep, step: Dedupe, inputs: list
         n = int(starts[-1])
         files = [str(p) for p in sorted(sig_dir.glob("*.parquet"))]
         partitions = max(1, min(ex.workers * 4, len(files)))
-        edges = [np.zeros((0, 2), dtype=np.int64)]
-        if c.exact and n > 1:
-            edges.append(_pairs(ray, files, offsets, add_rows, ["exact"], ["shard", "local", "exact"], partitions))
-        cand = np.zeros((0, 2), dtype=np.int64)
-        if c.near and n > 1:
-            cand = _pairs(ray, files, offsets, band_rows, ["band", "key"], ["shard", "local", "keys"], partitions)
-        decisions = _decide(ray, step, files, offsets, np.concatenate(edges), cand) if n > 1 else {}
+        decisions = NO_DECISIONS
+        if n > 1:
+            exact = np.zeros((0, 2), dtype=np.int64)
+            if c.exact:
+                exact = _pairs(ray, files, offsets, add_rows, ["exact"], ["shard", "local", "exact"], partitions)
+            near = pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64, "sim": pl.Float32})
+            similarity = Similarity(ray, files, offsets, c, partitions) if c.near else None
+            if similarity is not None:
+                cand = _pairs(ray, files, offsets, band_rows, ["band", "key"], ["shard", "local", "keys"], partitions)
+                near = similarity.score(cand, c.verify)
+            decisions = _decide(ray, files, offsets, exact, near, similarity)
         shutil.rmtree(sig_dir)
         stats = ex.map_shards(pending, shards, DropDuplicates, (step, scope, str(pending.tmp), decisions), progress,
                               planned.id)
@@ -166,36 +236,36 @@ def run_dedupe(ex: RayExecutor, planned: PlannedStep, step: Dedupe, inputs: list
         raise
 
 
-def _decide(ray: Any, step: Dedupe, files: list[str], offsets: dict[int, int], exact_edges: np.ndarray,
-            cand: np.ndarray) -> dict[tuple[int, int], tuple[str, bool, float, int]]:
-    """(shard, row in shard) -> what `duplicate` needs, for every record that is not its cluster's survivor."""
-    c = step.config
-    needed = np.unique(np.concatenate([exact_edges.ravel(), cand.ravel()]))
-    if len(needed) == 0:
-        return {}
-    picked = ray.data.read_parquet(files).map_batches(pick, fn_args=(offsets, needed), batch_format="pyarrow")
+def _decide(ray: Any, files: list[str], offsets: dict[int, int], exact_edges: np.ndarray, near: pl.DataFrame,
+            similarity: Similarity | None) -> pl.DataFrame:
+    """(shard, row in shard) -> what `duplicate` needs, for every record that is not its cluster's survivor;
+    the driver holds row numbers, ranks and scores of the duplicates only."""
+    near_edges = near.select("a", "b").to_numpy().astype(np.int64).reshape(-1, 2)
+    rows = np.unique(np.concatenate([exact_edges.ravel(), near_edges.ravel()]))
+    if len(rows) == 0:
+        return NO_DECISIONS
+    picked = ray.data.read_parquet(files).select_columns(["shard", "local", "id", "exact", "prio", "prefer"]
+                                                         ).map_batches(pick, fn_args=(offsets, rows),
+                                                                       batch_format="pyarrow")
     table = pa.concat_tables(ray.get(picked.to_arrow_refs())).sort_by("row")
-    rows = table["row"].to_numpy()
-    sig = (np.asarray(table["sig"].combine_chunks().flatten()).reshape(len(rows), -1).astype(np.uint32)
-           if c.near else None)
-    similarity: dict[tuple[int, int], float] = {}
-    links = [np.searchsorted(rows, exact_edges)]
-    if len(cand):
-        local, est = verified_pairs(c, np.searchsorted(rows, cand), sig, table["text"].to_pylist(),
-                                    table["cjk"].to_numpy(zero_copy_only=False))
-        similarity = {(int(a), int(b)): float(j) for (a, b), j in zip(local, est)}
-        links.append(local)
-    labels = mh.components(len(rows), np.concatenate(links).astype(np.int64))
+    links = np.searchsorted(rows, np.concatenate([exact_edges, near_edges]))
+    labels = mh.components(len(rows), links.astype(np.int64))
     surv = survivor_of_label(np.arange(len(rows), dtype=np.int64), labels, np.ones(len(rows), bool),
                              table["prio"].to_numpy(), table["prefer"].to_numpy())
     sizes = np.bincount(labels)
-    exact, ids = table["exact"].to_numpy(), table["id"].to_pylist()
-    shard, within = table["shard"].to_numpy(), table["local"].to_numpy()
-    out = {}
-    for i in range(len(rows)):
-        s = int(surv[labels[i]])
-        if s == i:
-            continue
-        sim = similarity.get((min(s, i), max(s, i)), float((sig[s] == sig[i]).mean()) if sig is not None else 1.0)
-        out[(int(shard[i]), int(within[i]))] = (ids[s], bool(exact[s] == exact[i]), sim, int(sizes[labels[i]]))
-    return out
+    i = np.flatnonzero(surv[labels] != np.arange(len(rows)))  # the duplicates
+    s = surv[labels][i]
+    exact = table["exact"].to_numpy()
+    out = pl.DataFrame({"shard": table["shard"].to_numpy()[i], "local": table["local"].to_numpy()[i],
+                        "dup_id": pl.from_arrow(table["id"].take(pa.array(s))), "exact": exact[s] == exact[i],
+                        "a": np.minimum(rows[s], rows[i]), "b": np.maximum(rows[s], rows[i]),
+                        "size": sizes[labels[i]].astype(np.int64)})
+    out = out.join(near.rename({"sim": "scored"}), on=["a", "b"], how="left")
+    if similarity is None:  # no signatures: every duplicate is exact
+        out = out.with_columns(pl.lit(None, pl.Float32).alias("estimated"))
+    else:  # a near duplicate linked to its survivor through others: the signatures' estimate, as locally
+        missing = out.filter(pl.col("scored").is_null() & ~pl.col("exact")).select("a", "b").to_numpy()
+        out = out.join(similarity.score(missing, verify=False).rename({"sim": "estimated"}), on=["a", "b"],
+                       how="left")
+    sim = pl.coalesce("scored", "estimated").cast(pl.Float64).fill_null(1.0)  # exact duplicates report 1.0
+    return out.with_columns(sim.alias("sim")).select(NO_DECISIONS.columns)

@@ -13,6 +13,7 @@ import shutil
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+from ..errors import MedcurateError
 from ..ledger import Ledger
 from ..steps.base import Record, RecordStep, ShardedStep, Step
 from ..workdir import Entry, Pending, WorkDir
@@ -29,14 +30,21 @@ class RayExecutor:
     name = "ray"
 
     def __init__(self, config: ExecutorConfig):
-        import ray
+        try:
+            import ray
+        except ImportError:
+            raise MedcurateError("executor 'ray' needs Ray: pip install 'medcurate[ray]'") from None
 
         self.ray = ray
         self.config = config
         self.owns = not ray.is_initialized()
         if self.owns:
             where = {"address": config.address} if config.address else {"num_cpus": config.num_cpus}
-            ray.init(**where, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+            try:
+                ray.init(**where, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+            except (ConnectionError, RuntimeError, ValueError) as e:
+                raise MedcurateError(f"executor ray: cannot start or join Ray at {config.address or 'this machine'}: "
+                                     f"{e}") from None
         logging.getLogger("ray.data").setLevel(logging.WARNING)  # a line per dataset would bury the run's own
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True  # shards come back in order: the output is the local one
