@@ -194,7 +194,7 @@ def run_recipe(loaded: LoadedRecipe, *, force: tuple[str, ...] = (), until: str 
             _load_ledger(result.ledger, s.entry)
         result.ledger.check()
         work.prune({src.entry.path for src in plan.sources} | {s.entry.path for s in plan.steps})
-        if until is not None and stop < len(ids) - 1:
+        if until is not None:  # --until stops after that step: no mixture, no export
             return result
 
         cached = None if force else exported_manifest(loaded, plan)
