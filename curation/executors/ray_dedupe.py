@@ -87,7 +87,7 @@ def members(table: pa.Table, roots: pl.DataFrame, on: list[str]) -> pa.Table:
 
 
 def pick(table: pa.Table, offsets: dict[int, int], rows: np.ndarray) -> pa.Table:
-    """The listed rows (their ranks for the survivor policy), from the signature tables."""
+    """The listed rows of the signature tables (sorted row numbers)."""
     table = add_rows(table, offsets)
     return table.filter(pa.array(np.isin(table["row"].to_numpy(), rows)))
 
@@ -172,22 +172,23 @@ def _pairs(ray: Any, files: list[str], offsets: dict[int, int], mapper: Any, on:
 
 class Similarity:
     """Scores pairs of rows on the workers: each pair meets its two rows' texts and signatures in Ray Data
-    joins, so the driver sends and receives row numbers and scores only."""
+    joins, so the driver sends and receives row numbers and scores only. Only the rows of some pair enter the
+    joins, so what is shuffled grows with the duplicates, not with the data."""
 
     def __init__(self, ray: Any, files: list[str], offsets: dict[int, int], config: Any, partitions: int):
-        self.ray, self.config, self.partitions = ray, config, partitions
-        self.side = ray.data.read_parquet(files).select_columns(["shard", "local", "text", "cjk", "sig"]).map_batches(
-            add_rows, fn_args=(offsets,), batch_format="pyarrow").drop_columns(["shard", "local"])
+        self.ray, self.files, self.offsets, self.config, self.partitions = ray, files, offsets, config, partitions
 
     def score(self, pairs: np.ndarray, verify: bool) -> pl.DataFrame:
         empty = pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64, "sim": pl.Float32})
         if len(pairs) == 0:
             return empty
         ray = self.ray
+        rows = ray.data.read_parquet(self.files).select_columns(["shard", "local", "text", "cjk", "sig"]).map_batches(
+            pick, fn_args=(self.offsets, np.unique(pairs.ravel())), batch_format="pyarrow")
+        rows = rows.drop_columns(["shard", "local"])
         ds = ray.data.from_arrow(pa.table({"a": pairs[:, 0], "b": pairs[:, 1]}))
         for end in ("a", "b"):
-            side = self.side.rename_columns({"row": end, "text": f"text_{end}", "cjk": f"cjk_{end}",
-                                             "sig": f"sig_{end}"})
+            side = rows.rename_columns({"row": end, "text": f"text_{end}", "cjk": f"cjk_{end}", "sig": f"sig_{end}"})
             ds = ds.join(side, "inner", self.partitions, on=(end,))
         scored = ds.map_batches(score_pairs, fn_args=(self.config, verify), batch_format="pyarrow")
         tables = [pl.from_arrow(t) for t in ray.get(scored.to_arrow_refs()) if t.num_rows]
