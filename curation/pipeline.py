@@ -107,13 +107,18 @@ def run_steps(
     return records
 
 
+def reject_rows(step_name: str, rejected: Rejected) -> list[dict[str, Any]]:
+    """Rejects-file rows for a step's rejected records, pointing at where each record was read."""
+    return [reject(step_name, r.reason, record=rec, detail=r.detail,
+                   source_file=rec.get("meta", {}).get("provenance", {}).get("file"),
+                   locator=rec.get("meta", {}).get("provenance", {}).get("locator"))
+            for rec, r in rejected]
+
+
 def _account(step: Step, n_in: int, n_kept: int, rejected: Rejected, rejects: RejectWriter | None,
              ledger: Ledger) -> None:
     if rejects is not None:
-        rejects.write([reject(step.name, r.reason, record=rec, detail=r.detail,
-                              source_file=rec.get("meta", {}).get("provenance", {}).get("file"),
-                              locator=rec.get("meta", {}).get("provenance", {}).get("locator"))
-                       for rec, r in rejected])
+        rejects.write(reject_rows(step.name, rejected))
     added = max(0, n_kept + len(rejected) - n_in)  # records a step made (translations, synthetic pairs)
     ledger.record(step.name, records_in=n_in, kept=n_kept, added=added,
                   rejected_reasons=[r.reason for _, r in rejected])

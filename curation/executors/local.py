@@ -8,11 +8,11 @@ from ..io.reader import read_batches
 from ..io.writers import ParquetWriter
 from ..ledger import Ledger
 from ..pipeline import run_steps
-from ..recipe.model import in_scope
 from ..record import from_table, to_table
 from ..steps.base import Record, Step
 from ..workdir import SHARD_ROWS, Entry, WorkDir
 from .base import Progress
+from .shards import Scope
 
 if TYPE_CHECKING:
     from ..run import PlannedSource, PlannedStep
@@ -39,20 +39,10 @@ def read_source(src: PlannedSource, work: WorkDir, progress: Progress | None = N
         raise
 
 
-def split_scope(records: list[Record], planned: PlannedStep,
-                tags_of: dict[str, list[str]]) -> tuple[list[Record], list[Record]]:
-    """The records a step is limited to, and the others (which pass through unchanged after them)."""
-    chosen: list[Record] = []
-    others: list[Record] = []
-    for r in records:
-        (chosen if in_scope(r["source"], planned.sources, planned.tags, tags_of) else others).append(r)
-    return chosen, others
-
-
 def run_in_process(planned: PlannedStep, step: Step, records: list[Record], work: WorkDir,
                    tags_of: dict[str, list[str]],
                    workers: int, progress: Progress | None) -> tuple[list[Record], Entry]:
-    chosen, others = split_scope(records, planned, tags_of)
+    chosen, others = Scope(planned.sources, planned.tags, tags_of).split(records)
     pending = work.pending(planned.entry)
     ledger = Ledger()
     try:

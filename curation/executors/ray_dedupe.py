@@ -83,7 +83,7 @@ def band_rows(table: pa.Table, offsets: dict[int, int]) -> pa.Table:
 def members(table: pa.Table, roots: pl.DataFrame, on: list[str]) -> pa.Table:
     """Rows of the buckets that hold more than one record, each with its bucket's first row."""
     df = pl.from_arrow(table).join(roots, on=on, how="inner").filter(pl.col("row") != pl.col("root"))
-    return df.select("root", "row").to_arrow()
+    return df.select("root", "row").unique().to_arrow()  # a row shares many bands with its root: once is enough
 
 
 def pick(table: pa.Table, offsets: dict[int, int], rows: np.ndarray) -> pa.Table:

@@ -17,10 +17,10 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from ..io.writers import ParquetWriter
-from ..pipeline import process_records
+from ..pipeline import process_records, reject_rows
 from ..recipe.model import in_scope
 from ..record import from_table, to_table
-from ..rejects import RejectWriter, reject
+from ..rejects import RejectWriter
 from ..steps.base import Record, RecordStep, Reject, ShardedStep, Step
 from ..workdir import Entry
 
@@ -78,10 +78,7 @@ def write_shard(out: Path, index: int, step_name: str, kept: list[Record], other
         path = out / "rejects.parts" / f"{index:06d}.jsonl"
         tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
         with RejectWriter(tmp) as w:
-            w.write([reject(step_name, r.reason, record=rec, detail=r.detail,
-                            source_file=rec.get("meta", {}).get("provenance", {}).get("file"),
-                            locator=rec.get("meta", {}).get("provenance", {}).get("locator"))
-                     for rec, r in rejected])
+            w.write(reject_rows(step_name, rejected))
         os.replace(tmp, path)
 
 
