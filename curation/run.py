@@ -19,6 +19,7 @@ from . import __version__
 from .errors import MedcurateError
 from .executors import Executor, ExecutorConfig, make_executor
 from .executors.base import Progress
+from .executors.local import entry_records
 from .export import export_stages
 from .io import reader as reader_module
 from .io.reader import SourceSpec
@@ -202,7 +203,7 @@ def run_recipe(loaded: LoadedRecipe, *, force: tuple[str, ...] = (), until: str 
             say("export cached")
             result.manifest = cached
             return result
-        records = runner.records(inputs) if runner is not None else [r for e in inputs for r in e.records()]
+        records = runner.records(inputs) if runner is not None else entry_records(inputs)
     finally:
         if runner is not None:
             runner.close()

@@ -39,6 +39,11 @@ def read_source(src: PlannedSource, work: WorkDir, progress: Progress | None = N
         raise
 
 
+def entry_records(inputs: list[Entry]) -> list[Record]:
+    """The records of several entries, in order, read from the work dir."""
+    return [r for e in inputs for r in e.records()]
+
+
 def run_in_process(planned: PlannedStep, step: Step, records: list[Record], work: WorkDir,
                    tags_of: dict[str, list[str]],
                    workers: int, progress: Progress | None) -> tuple[list[Record], Entry]:
@@ -72,7 +77,7 @@ class LocalExecutor:
     def records(self, inputs: list[Entry]) -> list[Record]:
         if self._last is not None and [e.path for e in self._last[0]] == [e.path for e in inputs]:
             return self._last[1]
-        return [r for e in inputs for r in e.records()]
+        return entry_records(inputs)
 
     def run_step(self, planned: PlannedStep, step: Step, inputs: list[Entry], work: WorkDir,
                  tags_of: dict[str, list[str]], workers: int, progress: Progress | None) -> Entry:

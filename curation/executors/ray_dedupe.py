@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from .. import minhash as mh
 from ..errors import MedcurateError
 from ..steps.base import Record
-from ..steps.dedupe import Dedupe, duplicate, survivor_of_label
+from ..steps.dedupe import VERIFY_MARGIN, Dedupe, duplicate, survivor_of_label
 from ..workdir import Entry, WorkDir
 from .base import Progress
 from .shards import Rejected, Scope, Shard, ShardWorker, shards_of
@@ -113,7 +113,7 @@ def score_pairs(table: pa.Table, config: Any, verify: bool) -> pa.Table:
     est = (signature_matrix(table["sig_a"]) == signature_matrix(table["sig_b"])).mean(axis=1).astype(np.float32)
     a, b = table["a"].to_numpy(), table["b"].to_numpy()
     if verify:
-        near = est >= config.threshold - 0.15
+        near = est >= config.threshold - VERIFY_MARGIN
         a, b, est = a[near], b[near], est[near]
         idx = np.flatnonzero(near)
         take = pa.array(idx)

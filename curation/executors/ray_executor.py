@@ -18,7 +18,7 @@ from ..ledger import Ledger
 from ..steps.base import Record, RecordStep, ShardedStep, Step
 from ..workdir import Entry, Pending, WorkDir
 from .base import Progress
-from .local import read_source, run_in_process
+from .local import entry_records, read_source, run_in_process
 from .shards import Scope, Shard, ShardWorker, shards_of
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class RayExecutor:
         self.ray.get([task.remote(src, work) for src in sources])
 
     def records(self, inputs: list[Entry]) -> list[Record]:
-        return [r for e in inputs for r in e.records()]
+        return entry_records(inputs)
 
     def run_step(self, planned: PlannedStep, step: Step, inputs: list[Entry], work: WorkDir,
                  tags_of: dict[str, list[str]], workers: int, progress: Progress | None) -> Entry:

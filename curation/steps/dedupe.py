@@ -86,6 +86,9 @@ def duplicate(dup_id: str, exact: bool, similarity: float, cluster_size: int) ->
     return Reject("exact duplicate" if exact else "near duplicate", detail)
 
 
+VERIFY_MARGIN = 0.15  # pairs whose estimate is this far below the threshold are not verified (not pairs)
+
+
 def verified_pairs(config: DedupeConfig, cand: np.ndarray, sig: np.ndarray, texts: list[str], cjk: np.ndarray,
                    first_text: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Candidate pairs (rows of `sig`) that are duplicates, with their similarity. With `verify`, pairs whose
@@ -95,7 +98,7 @@ def verified_pairs(config: DedupeConfig, cand: np.ndarray, sig: np.ndarray, text
     est = mh.estimated_jaccard(sig, cand[:, 0], cand[:, 1])
     if not config.verify:
         return cand, est
-    near = est >= config.threshold - 0.15
+    near = est >= config.threshold - VERIFY_MARGIN
     cand, est = cand[near], est[near]
     both = (cand[:, 0] >= first_text) & (cand[:, 1] >= first_text)
     pairs = cand[both] - first_text
