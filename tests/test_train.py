@@ -15,8 +15,10 @@ import torch
 import yaml
 
 from curation.errors import MedcurateError
+from training.attention import collator_attention
 from training.config import ModelSpec
 from training.data import IGNORE, Collator, Tally, cpt_example, pack_best_fit, pack_stream, sft_example
+from training.loss import base_of, learned_positions_loss
 from training.model import load_model, load_tokenizer
 from training.train import train
 
@@ -64,31 +66,63 @@ def test_loss_mask_is_exactly_the_assistant_tokens(tokenizer):
 
 def _loss(model, batch):
     with torch.no_grad():
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch.get("attention_mask"),
-                       position_ids=batch["position_ids"]).logits
+        logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
     labels = batch["labels"][:, 1:]
     return torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), labels.reshape(-1),
                                              ignore_index=IGNORE, reduction="sum").item()
 
 
-def test_packed_loss_equals_unpacked_loss_and_examples_do_not_see_each_other(tokenizer):
-    model = load_model(ModelSpec(**TINY), tokenizer).eval()
+@pytest.mark.parametrize(("attn", "mode"), [("sdpa", "mask"), ("eager", "additive_mask"), ("segments", "segments")])
+def test_packed_loss_equals_unpacked_loss_and_examples_do_not_see_each_other(tokenizer, attn, mode):
+    model = load_model(ModelSpec(**TINY, attn_implementation=attn), tokenizer).eval()
+    assert collator_attention(model.config._attn_implementation) == mode
     convs = [DIALOGUE[1:3], DIALOGUE[3:5], DIALOGUE[5:7], DIALOGUE]
     examples = [sft_example(tokenizer, c) for c in convs]
     tally = Tally()
     packed = pack_best_fit(examples, 512, tally)
     assert len(packed) == 1 and sorted(packed[0].lengths) == sorted(len(e) for e in examples)
     assert tally.efficiency == sum(len(e) for e in examples) / 512
-    collate = Collator(tokenizer.pad_token_id)
+    collate = Collator(tokenizer.pad_token_id, mode)
     as_batch = lambda seqs: collate([{"input_ids": s.input_ids, "labels": s.labels, "lengths": s.lengths}  # noqa: E731
                                      for s in seqs])
     together = _loss(model, as_batch(packed))
     apart = sum(_loss(model, as_batch([e])) for e in examples)
     assert together == pytest.approx(apart, rel=1e-5)
-    # without the block mask (positions restarting alone), attention crosses examples and the loss changes
-    crossing = as_batch(packed)
-    crossing.pop("attention_mask")
+    # two packed rows of different widths: the padding tail of the shorter row is a segment of its own
+    two = pack_best_fit(examples, 300, Tally())
+    assert len(two) == 2 and _loss(model, as_batch(two)) == pytest.approx(apart, rel=1e-5)
+    # without the mask or the boundaries (positions restarting alone), attention crosses examples
+    crossing = {k: v for k, v in as_batch(packed).items() if k in ("input_ids", "labels", "position_ids")}
     assert abs(_loss(model, crossing) - apart) > 1e-3
+
+
+def test_loss_at_learned_positions_is_the_models_own_loss(tokenizer):
+    from peft import LoraConfig, PromptTuningConfig, get_peft_model
+
+    examples = [sft_example(tokenizer, c) for c in (DIALOGUE, DIALOGUE[1:3], DIALOGUE[3:5])]
+    rows = [{"input_ids": e.input_ids, "labels": e.labels, "lengths": [len(e)]} for e in examples]
+    batch = Collator(tokenizer.pad_token_id, "segments")(rows)
+    full = load_model(ModelSpec(**TINY), tokenizer)
+    lora = get_peft_model(load_model(ModelSpec(**TINY), tokenizer),
+                          LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    prompt = get_peft_model(load_model(ModelSpec(**TINY), tokenizer),
+                            PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=4))
+    assert base_of(full) is full and base_of(lora) is lora.get_base_model() and base_of(prompt) is None
+    for model in (full, lora):
+        own = model(**batch).loss
+        assert learned_positions_loss(model, batch).item() == pytest.approx(own.item(), rel=1e-5)
+        # the gradients are the model's own too
+        learned_positions_loss(model, batch, num_items_in_batch=torch.tensor(50)).backward()
+        mine = [p.grad.clone() for p in model.parameters() if p.grad is not None]
+        model.zero_grad()
+        model(**batch, num_items_in_batch=torch.tensor(50)).loss.backward()
+        theirs = [p.grad for p in model.parameters() if p.grad is not None]
+        assert len(mine) == len(theirs) > 0
+        assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(mine, theirs))
+    with pytest.raises(ValueError, match="virtual tokens"):  # boundaries that do not fit the input are refused
+        prompt(**batch)
+    batch = Collator(tokenizer.pad_token_id, "mask")(rows)
+    assert learned_positions_loss(prompt, batch).item() == pytest.approx(prompt(**batch).loss.item(), rel=1e-6)
 
 
 def test_cpt_packing_fills_sequences_and_continues_documents(tokenizer):

@@ -33,7 +33,9 @@ class ModelSpec(Strict):
                                                          "the tokenizer of `path` (or the default).")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="auto: bf16 where the GPU supports it, float32 on CPU.")
-    attn_implementation: Literal["auto", "sdpa", "eager", "flash_attention_2"] = "auto"
+    attn_implementation: Literal["auto", "segments", "sdpa", "eager", "flash_attention_2"] = Field(
+        "auto", description="auto: flash_attention_2 (varlen) on a GPU with flash-attn installed, else segments "
+                            "(one causal sdpa call per packed example); sdpa and eager use a block-diagonal mask.")
 
 
 class LoraSpec(Strict):

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
 from curation.errors import MedcurateError
+
+from .attention import segment_bounds
 
 IGNORE = -100
 
@@ -148,8 +150,9 @@ def _count(seqs: list[Example], max_length: int, tally: Tally) -> None:
     tally.capacity += len(seqs) * max_length
 
 
-def block_causal_mask(lengths_per_row: list[list[int]], width: int) -> torch.Tensor:
-    """[batch, 1, width, width] boolean: a token sees earlier tokens of its own example only."""
+def block_causal_mask(lengths_per_row: list[list[int]], width: int, additive: bool = False) -> torch.Tensor:
+    """[batch, 1, width, width]: a token sees earlier tokens of its own example only. Boolean (sdpa), or
+    `additive`: 0 where seen and the lowest float elsewhere (eager attention adds the mask to its scores)."""
     mask = torch.zeros(len(lengths_per_row), 1, width, width, dtype=torch.bool)
     tril = torch.tril(torch.ones(width, width, dtype=torch.bool))
     for b, lengths in enumerate(lengths_per_row):
@@ -157,16 +160,19 @@ def block_causal_mask(lengths_per_row: list[list[int]], width: int) -> torch.Ten
         for n in lengths:
             mask[b, 0, start: start + n, start: start + n] = tril[:n, :n]
             start += n
+    if additive:
+        return torch.zeros(mask.shape).masked_fill(~mask, torch.finfo(torch.float32).min)
     return mask
 
 
 @dataclass
 class Collator:
-    """Pads a batch; positions restart per example; the mask is block-diagonal unless flash attention's varlen
-    path (driven by the restarting position ids) is in use."""
+    """Pads a batch; positions restart per example. How packed examples are kept apart depends on the attention
+    implementation: `mask`, a block-diagonal mask (sdpa; `additive_mask` for eager); `varlen`, flash-attention's
+    varlen path driven by the restarting position ids; `segments`, the boundaries for `training.attention`."""
 
     pad_id: int
-    varlen: bool = False
+    attention: Literal["mask", "additive_mask", "varlen", "segments"] = "mask"
 
     def __call__(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         width = max(len(b["input_ids"]) for b in batch)
@@ -180,13 +186,16 @@ class Collator:
             pos = [p for length in b["lengths"] for p in range(length)]
             positions[i, :n] = torch.tensor(pos)
         out = {"input_ids": ids, "labels": labels, "position_ids": positions}
-        if all(len(b["lengths"]) == 1 for b in batch):  # nothing packed: the ordinary padding mask suffices
+        lengths = [b["lengths"] for b in batch]
+        if self.attention == "segments":
+            out["cu_seq_lens_q"] = out["cu_seq_lens_k"] = segment_bounds(lengths, width)
+        elif all(len(b["lengths"]) == 1 for b in batch):  # nothing packed: the ordinary padding mask suffices
             mask = torch.zeros((len(batch), width), dtype=torch.long)
             for i, b in enumerate(batch):
                 mask[i, : len(b["input_ids"])] = 1
             out["attention_mask"] = mask
-        elif not self.varlen:
-            out["attention_mask"] = block_causal_mask([b["lengths"] for b in batch], width)
+        elif self.attention in ("mask", "additive_mask"):
+            out["attention_mask"] = block_causal_mask(lengths, width, additive=self.attention == "additive_mask")
         return out
 
 

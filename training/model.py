@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import torch
 
 from curation.errors import MedcurateError
 
+from .attention import SEGMENTS, register
 from .config import ModelSpec
 
 # used when a tokenizer has no chat template of its own
@@ -54,11 +56,17 @@ def load_tokenizer(spec: ModelSpec):
 
 
 def attn_implementation(spec: ModelSpec) -> str:
-    if spec.attn_implementation != "auto":
-        if spec.attn_implementation == "flash_attention_2" and not torch.cuda.is_available():
-            raise MedcurateError("model.attn_implementation flash_attention_2 needs a GPU")
-        return spec.attn_implementation
-    return "sdpa"
+    """auto: flash-attention's varlen kernel on a GPU that has it, per-example causal sdpa otherwise; both keep
+    packed examples apart without a mask (`sdpa` and `eager` use a block-diagonal one)."""
+    choice = spec.attn_implementation
+    if choice == "flash_attention_2" and not torch.cuda.is_available():
+        raise MedcurateError("model.attn_implementation flash_attention_2 needs a GPU")
+    if choice == "auto":
+        choice = "flash_attention_2" if torch.cuda.is_available() and find_spec("flash_attn") else "segments"
+    if choice == "segments":
+        register()
+        return SEGMENTS
+    return choice
 
 
 def module_names(spec: ModelSpec, tokenizer) -> set[str]:

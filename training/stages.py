@@ -24,8 +24,10 @@ from curation.errors import MedcurateError
 from curation.record import from_table
 from curation.workdir import file_digest, fingerprint
 
+from .attention import collator_attention
 from .config import StageSpec, TrainConfig
 from .data import Collator, Tally, examples_from_records, fit, pack_best_fit, pack_stream, unpacked
+from .loss import LearnedPositionsTrainer, base_of
 from .model import load_model, load_tokenizer, module_names
 from .peft_setup import adapter_config, check_method
 
@@ -200,7 +202,7 @@ class StageRunner:
         return done
 
     def run(self, resume: bool = True) -> dict[str, Any]:
-        from transformers import Trainer, TrainingArguments
+        from transformers import TrainingArguments
 
         self.validate()
         report: dict[str, Any] = {}
@@ -231,7 +233,9 @@ class StageRunner:
             model, base = self.start_model(k, stage, folder)
             if self.cfg.gradient_checkpointing:
                 model.gradient_checkpointing_enable()
-            varlen = getattr(model.config, "_attn_implementation", "") == "flash_attention_2"
+            attention = collator_attention(getattr(model.config, "_attn_implementation", ""))
+            if base_of(model) is None:  # prompt learning adds virtual tokens: example boundaries would be off
+                attention = "mask"
             cuda = torch.cuda.is_available()
             args = TrainingArguments(
                 output_dir=str(folder / "checkpoints"), per_device_train_batch_size=stage.batch_size,
@@ -240,10 +244,11 @@ class StageRunner:
                 warmup_steps=stage.warmup_ratio, lr_scheduler_type=stage.scheduler,  # warm-up below 1: a share of steps
                 logging_steps=self.cfg.logging_steps,
                 save_steps=self.cfg.save_steps, save_total_limit=2, seed=self.cfg.seed, report_to=[],
-                remove_unused_columns=False, eval_strategy="epoch" if val else "no", use_cpu=not cuda,
-                bf16=cuda and model.dtype == torch.bfloat16, dataloader_num_workers=0, disable_tqdm=False)
-            trainer = Trainer(model=model, args=args, train_dataset=train, eval_dataset=val,
-                              data_collator=Collator(self.tokenizer.pad_token_id, varlen=varlen),
+                remove_unused_columns=False, eval_strategy="epoch" if val else "no", prediction_loss_only=True,
+                use_cpu=not cuda, bf16=cuda and model.dtype == torch.bfloat16, dataloader_num_workers=0,
+                disable_tqdm=False)
+            trainer = LearnedPositionsTrainer(model=model, args=args, train_dataset=train, eval_dataset=val,
+                                              data_collator=Collator(self.tokenizer.pad_token_id, attention),
                               callbacks=[JsonLog(folder / "log.jsonl")])
             checkpoint = _last_checkpoint(folder / "checkpoints") if resume else None
             if checkpoint:
