@@ -96,7 +96,8 @@ def corpus_recipe(folder: Path, n: int) -> Path:
     recipe = {"name": "ray-kill", "seed": 3, "work_dir": "work", "output": "out",
               "sources": [{"path": "corpus.jsonl", "license": "CC-BY-4.0", "tags": ["qa"]}],
               "steps": [{"step": "normalize"}, {"step": "langid"}, {"step": "pii"},
-                        {"step": "dedupe", "config": {"threshold": 0.8}}],
+                        {"step": "dedupe", "config": {"threshold": 0.8, "report": str(folder / "clusters.md"),
+                                                      "report_clusters": 5}}],
               "mixture": {"stage1": {"validation": 0.05}}}
     path = folder / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True), encoding="utf-8")
@@ -134,7 +135,11 @@ def test_a_worker_killed_mid_step_loses_and_duplicates_nothing(tmp_path):
     on_ray = run_into(recipe, tmp_path / "work-ray", tmp_path / "out-ray", RAY)
     killer.join()
     assert killed, "no worker was killed: the step finished before any shard was written"
+    ray_report = (tmp_path / "clusters.md").rename(tmp_path / "clusters-ray.md").read_text(encoding="utf-8")
     local = run_into(recipe, tmp_path / "work-local", tmp_path / "out-local")
+    # the largest clusters are reported as locally: the same members, ids and texts in the same order
+    assert ray_report == (tmp_path / "clusters.md").read_text(encoding="utf-8")
+    assert ray_report.count("## Cluster of") == 5
     for step in ("langid", "pii", "dedupe"):
         ray_entry = next(s.entry for s in on_ray.plan.steps if s.id == step)
         local_entry = next(s.entry for s in local.plan.steps if s.id == step)

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from .. import minhash as mh
 from ..errors import MedcurateError
 from ..steps.base import Record
-from ..steps.dedupe import VERIFY_MARGIN, Dedupe, duplicate, survivor_of_label
+from ..steps.dedupe import VERIFY_MARGIN, Dedupe, duplicate, survivor_of_label, write_cluster_report
 from ..workdir import Entry, WorkDir
 from .base import Progress
 from .shards import Rejected, Scope, Shard, ShardWorker, shards_of
@@ -51,6 +51,7 @@ class SignatureWorker:
             cols: dict[str, Any] = {
                 "shard": pa.array(np.full(n, int(index), dtype=np.int64)),
                 "local": pa.array(np.arange(n, dtype=np.int64)), "id": pa.array([r["id"] for r in chosen]),
+                "source": pa.array([r["source"] for r in chosen], pa.string()),
                 "text": pa.array(texts), "cjk": pa.array(cjk), "exact": pa.array(exact),
                 "prio": pa.array(prio), "prefer": pa.array(prefer)}
             if c.near:
@@ -200,9 +201,9 @@ def run_dedupe(ex: RayExecutor, planned: PlannedStep, step: Dedupe, inputs: list
     from .ray_executor import commit_shards
 
     c = step.config
-    if c.index_dir or c.report:
-        raise MedcurateError(f"step '{planned.id}': index_dir and report run with the local executor only; "
-                             "remove them or run this recipe with executor: {type: local}")
+    if c.index_dir:
+        raise MedcurateError(f"step '{planned.id}': index_dir runs with the local executor only; "
+                             "remove it or run this recipe with executor: {type: local}")
     ray = ex.ray
     bands, rows_per_band = step.band_params()
     shards = shards_of(inputs)
@@ -218,6 +219,7 @@ def run_dedupe(ex: RayExecutor, planned: PlannedStep, step: Dedupe, inputs: list
         files = [str(p) for p in sorted(sig_dir.glob("*.parquet"))]
         partitions = max(1, min(ex.workers * 4, len(files)))
         decisions = NO_DECISIONS
+        rows = labels = np.zeros(0, dtype=np.int64)
         if n > 1:
             exact = np.zeros((0, 2), dtype=np.int64)
             if c.exact:
@@ -227,7 +229,10 @@ def run_dedupe(ex: RayExecutor, planned: PlannedStep, step: Dedupe, inputs: list
             if similarity is not None:
                 cand = _pairs(ray, files, offsets, band_rows, ["band", "key"], ["shard", "local", "keys"], partitions)
                 near = similarity.score(cand, c.verify)
-            decisions = _decide(ray, files, offsets, exact, near, similarity)
+            rows, labels = _clusters(exact, near)
+            decisions = _decide(ray, files, offsets, rows, labels, near, similarity)
+        if c.report:
+            _report(ray, files, offsets, rows, labels, c)
         shutil.rmtree(sig_dir)
         stats = ex.map_shards(pending, shards, DropDuplicates, (step, scope, str(pending.tmp), decisions), progress,
                               planned.id)
@@ -237,20 +242,43 @@ def run_dedupe(ex: RayExecutor, planned: PlannedStep, step: Dedupe, inputs: list
         raise
 
 
-def _decide(ray: Any, files: list[str], offsets: dict[int, int], exact_edges: np.ndarray, near: pl.DataFrame,
-            similarity: Similarity | None) -> pl.DataFrame:
-    """(shard, row in shard) -> what `duplicate` needs, for every record that is not its cluster's survivor;
-    the driver holds row numbers, ranks and scores of the duplicates only."""
+def _clusters(exact_edges: np.ndarray, near: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The rows in some pair (sorted) and their cluster labels, numbered in the order of each cluster's first
+    row, as the local step numbers them."""
     near_edges = near.select("a", "b").to_numpy().astype(np.int64).reshape(-1, 2)
     rows = np.unique(np.concatenate([exact_edges.ravel(), near_edges.ravel()]))
+    links = np.searchsorted(rows, np.concatenate([exact_edges, near_edges]))
+    return rows, mh.components(len(rows), links.astype(np.int64))
+
+
+def _report(ray: Any, files: list[str], offsets: dict[int, int], rows: np.ndarray, labels: np.ndarray,
+            config: Any) -> None:
+    """The local step's report of the largest clusters; only their members' texts are fetched."""
+    counts = np.bincount(labels) if len(labels) else np.zeros(0, dtype=np.int64)
+    order = sorted(range(len(counts)), key=lambda x: (-counts[x], x))[: config.report_clusters]
+    members = [rows[labels == label] for label in order]
+    wanted = np.unique(np.concatenate(members)) if members else np.zeros(0, dtype=np.int64)
+    picked = ray.data.read_parquet(files).select_columns(["shard", "local", "id", "source", "text"]).map_batches(
+        pick, fn_args=(offsets, wanted), batch_format="pyarrow")
+    table = pa.concat_tables(ray.get(picked.to_arrow_refs())).sort_by("row") if len(wanted) else None
+    clusters = []
+    for m in members:
+        at = np.searchsorted(table["row"].to_numpy(), m)
+        clusters.append(list(zip(table["source"].take(at).to_pylist(), table["id"].take(at).to_pylist(),
+                                 table["text"].take(at).to_pylist())))
+    write_cluster_report(Path(config.report), config, clusters)
+
+
+def _decide(ray: Any, files: list[str], offsets: dict[int, int], rows: np.ndarray, labels: np.ndarray,
+            near: pl.DataFrame, similarity: Similarity | None) -> pl.DataFrame:
+    """(shard, row in shard) -> what `duplicate` needs, for every record that is not its cluster's survivor;
+    the driver holds row numbers, ranks and scores of the duplicates only."""
     if len(rows) == 0:
         return NO_DECISIONS
     picked = ray.data.read_parquet(files).select_columns(["shard", "local", "id", "exact", "prio", "prefer"]
                                                          ).map_batches(pick, fn_args=(offsets, rows),
                                                                        batch_format="pyarrow")
     table = pa.concat_tables(ray.get(picked.to_arrow_refs())).sort_by("row")
-    links = np.searchsorted(rows, np.concatenate([exact_edges, near_edges]))
-    labels = mh.components(len(rows), links.astype(np.int64))
     surv = survivor_of_label(np.arange(len(rows), dtype=np.int64), labels, np.ones(len(rows), bool),
                              table["prio"].to_numpy(), table["prefer"].to_numpy())
     sizes = np.bincount(labels)

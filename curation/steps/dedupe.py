@@ -252,16 +252,27 @@ class Dedupe(GlobalStep):
         new_labels = labels[n_old:]
         counts = np.bincount(labels)
         order = sorted({int(x) for x in new_labels if counts[x] > 1}, key=lambda x: (-counts[x], x))
-        lines = [f"# Largest duplicate clusters (threshold {self.config.threshold}, key {self.config.key})", ""]
+        clusters = []
         for label in order[: self.config.report_clusters]:
-            lines += [f"## Cluster of {counts[label]}", "", "| source | id | text |", "|---|---|---|"]
+            members = []
             for row in np.flatnonzero(labels == label):
                 if row < n_old:
-                    lines.append(f"| (index) | {old_ids[row]} | (kept by an earlier run) |")
+                    members.append(("(index)", old_ids[row], "(kept by an earlier run)"))
                     continue
                 r = records[row - n_old]
-                text = mh.record_text(r, self.config.key, self.config.field).replace("\n", " ").replace("|", "/")
-                lines.append(f"| {r['source']} | {r['id']} | {text[:240]} |")
-            lines.append("")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+                members.append((r["source"], r["id"], mh.record_text(r, self.config.key, self.config.field)))
+            clusters.append(members)
+        write_cluster_report(path, self.config, clusters)
+
+
+def write_cluster_report(path: Path, config: DedupeConfig, clusters: list[list[tuple[str, str, str]]]) -> None:
+    """The largest clusters as Markdown tables, each member as (source, id, compared text)."""
+    lines = [f"# Largest duplicate clusters (threshold {config.threshold}, key {config.key})", ""]
+    for members in clusters:
+        lines += [f"## Cluster of {len(members)}", "", "| source | id | text |", "|---|---|---|"]
+        for source, rid, text in members:
+            cell = text.replace("\n", " ").replace("|", "/")[:240]
+            lines.append(f"| {source} | {rid} | {cell} |")
+        lines.append("")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
