@@ -121,7 +121,7 @@ def main() -> None:
     speedup = 0.0
     for label, attn, trainer_class in variants:
         model = load_model(spec.model_copy(update={"attn_implementation": attn}), tok)
-        collate = Collator(tok.pad_token_id, collator_attention(model.config._attn_implementation))
+        collate = Collator(tok.pad_token_id, collator_attention(model))
         secs, real, slots = run(trainer_class, model, packed, collate, args.steps, args.batch)
         speedup = (real / secs) / (base_real / base_s)
         print(f"| {label} | {secs:.1f} | {real:,} | {real / secs:,.0f} | {1 - real / slots:.1%} | {speedup:.2f}x |",

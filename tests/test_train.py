@@ -18,8 +18,9 @@ from curation.errors import MedcurateError
 from training.attention import collator_attention
 from training.config import ModelSpec
 from training.data import IGNORE, Collator, Tally, cpt_example, pack_best_fit, pack_stream, sft_example
-from training.loss import base_of, learned_positions_loss
+from training.loss import learned_positions_loss
 from training.model import load_model, load_tokenizer
+from training.peft_setup import base_of
 from training.train import train
 
 from .test_recipe import small_recipe
@@ -75,7 +76,7 @@ def _loss(model, batch):
 @pytest.mark.parametrize(("attn", "mode"), [("sdpa", "mask"), ("eager", "additive_mask"), ("segments", "segments")])
 def test_packed_loss_equals_unpacked_loss_and_examples_do_not_see_each_other(tokenizer, attn, mode):
     model = load_model(ModelSpec(**TINY, attn_implementation=attn), tokenizer).eval()
-    assert collator_attention(model.config._attn_implementation) == mode
+    assert collator_attention(model) == mode
     convs = [DIALOGUE[1:3], DIALOGUE[3:5], DIALOGUE[5:7], DIALOGUE]
     examples = [sft_example(tokenizer, c) for c in convs]
     tally = Tally()
@@ -108,6 +109,7 @@ def test_loss_at_learned_positions_is_the_models_own_loss(tokenizer):
     prompt = get_peft_model(load_model(ModelSpec(**TINY), tokenizer),
                             PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=4))
     assert base_of(full) is full and base_of(lora) is lora.get_base_model() and base_of(prompt) is None
+    assert collator_attention(lora) == "segments" and collator_attention(prompt) == "mask"
     for model in (full, lora):
         own = model(**batch).loss
         assert learned_positions_loss(model, batch).item() == pytest.approx(own.item(), rel=1e-5)

@@ -13,6 +13,8 @@ from typing import Any
 
 import torch
 
+from .peft_setup import base_of
+
 SEGMENTS = "medcurate_segments"
 
 
@@ -62,10 +64,12 @@ def segment_bounds(lengths_per_row: list[list[int]], width: int) -> torch.Tensor
     return torch.tensor(cuts, dtype=torch.int32)
 
 
-def collator_attention(implementation: str) -> str:
-    """How the collator keeps packed examples apart under a model's attention implementation."""
+def collator_attention(model: torch.nn.Module) -> str:
+    """How the collator keeps packed examples apart for this model. Prompt learning prepends virtual tokens, which
+    example boundaries would not cover: such a model gets the mask (its batches are never packed)."""
+    implementation = getattr(model.config, "_attn_implementation", "")
     if implementation.startswith("flash_attention"):
         return "varlen"
     if implementation == SEGMENTS:
-        return "segments"
+        return "segments" if base_of(model) is not None else "mask"
     return "additive_mask" if implementation == "eager" else "mask"

@@ -15,17 +15,7 @@ import torch
 from transformers import Trainer
 
 from .data import IGNORE
-
-
-def base_of(model: torch.nn.Module) -> torch.nn.Module | None:
-    """The causal LM under a peft wrapper, or None where peft changes the inputs (prompt / prefix tuning)."""
-    from peft import PeftModel
-
-    if isinstance(model, PeftModel):
-        if model.peft_config[model.active_adapter].is_prompt_learning:
-            return None
-        return model.get_base_model()
-    return model
+from .peft_setup import base_of
 
 
 def learned_positions_loss(model: torch.nn.Module, inputs: dict[str, torch.Tensor],

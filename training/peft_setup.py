@@ -37,3 +37,14 @@ def adapter_config(stage: StageSpec) -> Any:
     if stage.method == "prefix":
         return PrefixTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=stage.virtual_tokens)
     raise MedcurateError(f"method {stage.method} has no adapter")
+
+
+def base_of(model: torch.nn.Module) -> torch.nn.Module | None:
+    """The causal LM under a peft wrapper, or None where peft changes the inputs (prompt / prefix tuning)."""
+    from peft import PeftModel
+
+    if isinstance(model, PeftModel):
+        if model.peft_config[model.active_adapter].is_prompt_learning:
+            return None
+        return model.get_base_model()
+    return model

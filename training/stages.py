@@ -27,7 +27,7 @@ from curation.workdir import file_digest, fingerprint
 from .attention import collator_attention
 from .config import StageSpec, TrainConfig
 from .data import Collator, Tally, examples_from_records, fit, pack_best_fit, pack_stream, unpacked
-from .loss import LearnedPositionsTrainer, base_of
+from .loss import LearnedPositionsTrainer
 from .model import load_model, load_tokenizer, module_names
 from .peft_setup import adapter_config, check_method
 
@@ -233,9 +233,7 @@ class StageRunner:
             model, base = self.start_model(k, stage, folder)
             if self.cfg.gradient_checkpointing:
                 model.gradient_checkpointing_enable()
-            attention = collator_attention(getattr(model.config, "_attn_implementation", ""))
-            if base_of(model) is None:  # prompt learning adds virtual tokens: example boundaries would be off
-                attention = "mask"
+            attention = collator_attention(model)
             cuda = torch.cuda.is_available()
             args = TrainingArguments(
                 output_dir=str(folder / "checkpoints"), per_device_train_batch_size=stage.batch_size,

@@ -51,9 +51,10 @@ class SignatureWorker:
             cols: dict[str, Any] = {
                 "shard": pa.array(np.full(n, int(index), dtype=np.int64)),
                 "local": pa.array(np.arange(n, dtype=np.int64)), "id": pa.array([r["id"] for r in chosen]),
-                "source": pa.array([r["source"] for r in chosen], pa.string()),
                 "text": pa.array(texts), "cjk": pa.array(cjk), "exact": pa.array(exact),
                 "prio": pa.array(prio), "prefer": pa.array(prefer)}
+            if c.report:  # the report names each member's source
+                cols["source"] = pa.array([r["source"] for r in chosen], pa.string())
             if c.near:
                 cols["sig"] = pa.FixedSizeBinaryArray.from_buffers(pa.binary(4 * c.num_perm), n,
                                                                    [None, pa.py_buffer(sig.tobytes())])
@@ -251,21 +252,27 @@ def _clusters(exact_edges: np.ndarray, near: pl.DataFrame) -> tuple[np.ndarray, 
     return rows, mh.components(len(rows), links.astype(np.int64))
 
 
+def _picked(ray: Any, files: list[str], offsets: dict[int, int], rows: np.ndarray, columns: list[str]) -> pa.Table:
+    """`columns` (with shard, local and row) of the listed rows of the signature tables, brought to the driver
+    in row order."""
+    picked = ray.data.read_parquet(files).select_columns(["shard", "local", *columns]).map_batches(
+        pick, fn_args=(offsets, rows), batch_format="pyarrow")
+    return pa.concat_tables(ray.get(picked.to_arrow_refs())).sort_by("row")
+
+
 def _report(ray: Any, files: list[str], offsets: dict[int, int], rows: np.ndarray, labels: np.ndarray,
             config: Any) -> None:
     """The local step's report of the largest clusters; only their members' texts are fetched."""
-    counts = np.bincount(labels) if len(labels) else np.zeros(0, dtype=np.int64)
+    counts = np.bincount(labels)
     order = sorted(range(len(counts)), key=lambda x: (-counts[x], x))[: config.report_clusters]
     members = [rows[labels == label] for label in order]
-    wanted = np.unique(np.concatenate(members)) if members else np.zeros(0, dtype=np.int64)
-    picked = ray.data.read_parquet(files).select_columns(["shard", "local", "id", "source", "text"]).map_batches(
-        pick, fn_args=(offsets, wanted), batch_format="pyarrow")
-    table = pa.concat_tables(ray.get(picked.to_arrow_refs())).sort_by("row") if len(wanted) else None
     clusters = []
-    for m in members:
-        at = np.searchsorted(table["row"].to_numpy(), m)
-        clusters.append(list(zip(table["source"].take(at).to_pylist(), table["id"].take(at).to_pylist(),
-                                 table["text"].take(at).to_pylist())))
+    if members:
+        table = _picked(ray, files, offsets, np.unique(np.concatenate(members)), ["id", "source", "text"])
+        for m in members:
+            at = np.searchsorted(table["row"].to_numpy(), m)
+            clusters.append(list(zip(table["source"].take(at).to_pylist(), table["id"].take(at).to_pylist(),
+                                     table["text"].take(at).to_pylist())))
     write_cluster_report(Path(config.report), config, clusters)
 
 
@@ -275,10 +282,7 @@ def _decide(ray: Any, files: list[str], offsets: dict[int, int], rows: np.ndarra
     the driver holds row numbers, ranks and scores of the duplicates only."""
     if len(rows) == 0:
         return NO_DECISIONS
-    picked = ray.data.read_parquet(files).select_columns(["shard", "local", "id", "exact", "prio", "prefer"]
-                                                         ).map_batches(pick, fn_args=(offsets, rows),
-                                                                       batch_format="pyarrow")
-    table = pa.concat_tables(ray.get(picked.to_arrow_refs())).sort_by("row")
+    table = _picked(ray, files, offsets, rows, ["id", "exact", "prio", "prefer"])
     surv = survivor_of_label(np.arange(len(rows), dtype=np.int64), labels, np.ones(len(rows), bool),
                              table["prio"].to_numpy(), table["prefer"].to_numpy())
     sizes = np.bincount(labels)
