@@ -3,15 +3,21 @@
 1. Each shard's records get their exact hash, MinHash signature and band keys, written beside the shard.
 2. Group-bys over (band, key) and over the exact hash find the buckets holding more than one record; only
    those come back to the driver, and each member is linked to its bucket's first row, as locally.
-3. The rows in some pair (the duplicates, a small part of the data) are fetched for verification and
-   clustering; survivors are chosen by the dedupe step's own policy.
-4. Each shard drops its rejected rows. Rows are numbered as the local executor numbers them, so the
+3. Candidate pairs meet their rows' texts and signatures in Ray Data joins and are scored there.
+4. One task clusters the scored pairs and chooses the survivors by the dedupe step's own policy; it holds
+   the rows in some pair (the duplicates, a small part of the data), never all of them.
+5. Each shard drops its rejected rows. Rows are numbered as the local executor numbers them, so the
    survivors, the rejects and their details are the local ones.
+
+The driver holds object refs, shard offsets and a few counts: every table of pairs, clusters or verdicts
+stays in the object store and is handed on by reference (`Stored`), so the driver's memory does not grow
+with the number of duplicates either.
 """
 
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +37,34 @@ from .shards import Rejected, Scope, Shard, ShardWorker, shards_of
 if TYPE_CHECKING:
     from ..run import PlannedStep
     from .ray_executor import RayExecutor
+
+
+PAIRS = {"a": pl.Int64, "b": pl.Int64}
+SCORED = {**PAIRS, "sim": pl.Float32}
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Tables or a value in Ray's object store, handed on by reference: the worker that needs them fetches
+    them itself, so the driver passes them along without holding them."""
+
+    refs: tuple[Any, ...]
+
+    def get(self) -> Any:
+        import ray
+
+        return ray.get(self.refs[0])
+
+    def table(self) -> pa.Table | None:
+        """The stored Arrow tables as one (None when they hold no rows)."""
+        import ray
+
+        tables = [t for t in ray.get(list(self.refs)) if t.num_rows]
+        return pa.concat_tables(tables) if tables else None
+
+    def frame(self, schema: dict[str, Any] | None = None) -> pl.DataFrame:
+        table = self.table()
+        return pl.from_arrow(table) if table is not None else pl.DataFrame(schema=schema)
 
 
 class SignatureWorker:
@@ -82,16 +116,10 @@ def band_rows(table: pa.Table, offsets: dict[int, int]) -> pa.Table:
                      "row": np.repeat(rows, bands)})
 
 
-def members(table: pa.Table, roots: pl.DataFrame, on: list[str]) -> pa.Table:
-    """Rows of the buckets that hold more than one record, each with its bucket's first row."""
-    df = pl.from_arrow(table).join(roots, on=on, how="inner").filter(pl.col("row") != pl.col("root"))
-    return df.select("root", "row").unique().to_arrow()  # a row shares many bands with its root: once is enough
-
-
-def pick(table: pa.Table, offsets: dict[int, int], rows: np.ndarray) -> pa.Table:
+def pick(table: pa.Table, offsets: dict[int, int], rows: Stored) -> pa.Table:
     """The listed rows of the signature tables (sorted row numbers)."""
     table = add_rows(table, offsets)
-    return table.filter(pa.array(np.isin(table["row"].to_numpy(), rows)))
+    return table.filter(pa.array(np.isin(table["row"].to_numpy(), rows.get())))
 
 
 def signature_matrix(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -134,9 +162,9 @@ NO_DECISIONS = pl.DataFrame(schema={"shard": pl.Int64, "local": pl.Int64, "dup_i
 
 
 class DropDuplicates(ShardWorker):
-    def __init__(self, step: Dedupe, scope: Scope, out: str, decisions: pl.DataFrame):
+    def __init__(self, step: Dedupe, scope: Scope, out: str, decisions: Stored):
         super().__init__(step, scope, out)
-        self.decisions = decisions
+        self.decisions = pl.from_arrow(decisions.get())
 
     def decide(self, shard: Shard, records: list[Record]) -> tuple[list[Record], Rejected]:
         mine = self.decisions.filter(pl.col("shard") == shard.index)
@@ -153,8 +181,9 @@ class DropDuplicates(ShardWorker):
 
 
 def _pairs(ray: Any, files: list[str], offsets: dict[int, int], mapper: Any, on: list[str],
-           columns: list[str], partitions: int) -> np.ndarray:
-    """(root, row) for every row sharing a bucket (`on`) with others, through one group-by."""
+           columns: list[str], partitions: int) -> Stored:
+    """Pairs (a, b) linking every row that shares a bucket (`on`) with others to the bucket's first row,
+    through one group-by; the buckets go from the group-by to the workers without passing the driver."""
     from ray.data.aggregate import Count, Min
     from ray.data.expressions import col
 
@@ -162,39 +191,50 @@ def _pairs(ray: Any, files: list[str], offsets: dict[int, int], mapper: Any, on:
                                                                              batch_format="pyarrow")
     roots = (rows.groupby(on, num_partitions=partitions).aggregate(Count(alias_name="n"),
                                                                    Min("row", alias_name="root"))
-             .filter(expr=col("n") > 1).to_arrow_refs())
-    buckets = pl.concat([pl.from_arrow(t) for t in ray.get(roots)] or [pl.DataFrame()], how="vertical")
+             .filter(expr=col("n") > 1))
+    buckets = Stored(tuple(roots.to_arrow_refs()))
+    linked = rows.map_batches(members, fn_args=(buckets, on), batch_format="pyarrow")
+    return Stored(tuple(linked.to_arrow_refs()))
+
+
+def members(table: pa.Table, roots: Stored, on: list[str]) -> pa.Table:
+    """Rows of the buckets that hold more than one record, as pairs (a, b) with a the bucket's first row."""
+    buckets = roots.frame()
     if buckets.is_empty():
-        return np.zeros((0, 2), dtype=np.int64)
-    linked = rows.map_batches(members, fn_args=(buckets.select(*on, "root"), on), batch_format="pyarrow")
-    tables = [pl.from_arrow(t) for t in ray.get(linked.to_arrow_refs())]
-    edges = pl.concat(tables).unique().to_numpy() if tables else np.zeros((0, 2))
-    return edges.astype(np.int64)
+        return pl.DataFrame(schema=PAIRS).to_arrow()
+    df = pl.from_arrow(table).join(buckets.select(*on, "root"), on=on, how="inner")
+    df = df.filter(pl.col("row") != pl.col("root")).select(a="root", b="row")
+    return df.unique().to_arrow()  # a row shares many bands with its root: once is enough
+
+
+def unique_pairs(pairs: Stored) -> tuple[pa.Table, np.ndarray, int]:
+    """(On a worker.) The distinct pairs, the rows they name, and how many pairs there are."""
+    df = pairs.frame(PAIRS).unique().sort("a", "b")
+    return df.to_arrow(), np.unique(df.to_numpy().ravel()), df.height
 
 
 class Similarity:
     """Scores pairs of rows on the workers: each pair meets its two rows' texts and signatures in Ray Data
-    joins, so the driver sends and receives row numbers and scores only. Only the rows of some pair enter the
-    joins, so what is shuffled grows with the duplicates, not with the data."""
+    joins, so the driver sends and receives references only. Only the rows of some pair enter the joins,
+    so what is shuffled grows with the duplicates, not with the data."""
 
     def __init__(self, ray: Any, files: list[str], offsets: dict[int, int], config: Any, partitions: int):
         self.ray, self.files, self.offsets, self.config, self.partitions = ray, files, offsets, config, partitions
 
-    def score(self, pairs: np.ndarray, verify: bool) -> pl.DataFrame:
-        empty = pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64, "sim": pl.Float32})
-        if len(pairs) == 0:
-            return empty
+    def score(self, pairs: Stored, verify: bool) -> Stored:
         ray = self.ray
+        table, rows, count = ray.remote(num_returns=3)(unique_pairs).remote(pairs)
+        if ray.get(count) == 0:
+            return Stored(())
         rows = ray.data.read_parquet(self.files).select_columns(["shard", "local", "text", "cjk", "sig"]).map_batches(
-            pick, fn_args=(self.offsets, np.unique(pairs.ravel())), batch_format="pyarrow")
+            pick, fn_args=(self.offsets, Stored((rows,))), batch_format="pyarrow")
         rows = rows.drop_columns(["shard", "local"])
-        ds = ray.data.from_arrow(pa.table({"a": pairs[:, 0], "b": pairs[:, 1]}))
+        ds = ray.data.from_arrow_refs([table])
         for end in ("a", "b"):
             side = rows.rename_columns({"row": end, "text": f"text_{end}", "cjk": f"cjk_{end}", "sig": f"sig_{end}"})
             ds = ds.join(side, "inner", self.partitions, on=(end,))
         scored = ds.map_batches(score_pairs, fn_args=(self.config, verify), batch_format="pyarrow")
-        tables = [pl.from_arrow(t) for t in ray.get(scored.to_arrow_refs()) if t.num_rows]
-        return pl.concat(tables).sort("a", "b") if tables else empty
+        return Stored(tuple(scored.to_arrow_refs()))
 
 
 def run_dedupe(ex: RayExecutor, planned: PlannedStep, step: Dedupe, inputs: list[Entry], work: WorkDir,
@@ -216,73 +256,104 @@ def run_dedupe(ex: RayExecutor, planned: PlannedStep, step: Dedupe, inputs: list
                                progress, f"{planned.id}: signatures")
         starts = np.r_[0, np.cumsum([r["n"] for r in counts])].astype(np.int64)
         offsets = {r["index"]: int(starts[k]) for k, r in enumerate(counts)}
-        n = int(starts[-1])
         files = [str(p) for p in sorted(sig_dir.glob("*.parquet"))]
         partitions = max(1, min(ex.workers * 4, len(files)))
-        decisions = NO_DECISIONS
-        rows = labels = np.zeros(0, dtype=np.int64)
-        if n > 1:
-            exact = np.zeros((0, 2), dtype=np.int64)
+        decisions = ray.put(NO_DECISIONS.to_arrow())
+        rows = labels = ray.put(np.zeros(0, dtype=np.int64))
+        if starts[-1] > 1:
+            exact = Stored(())
             if c.exact:
                 exact = _pairs(ray, files, offsets, add_rows, ["exact"], ["shard", "local", "exact"], partitions)
-            near = pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64, "sim": pl.Float32})
+            near = Stored(())
             similarity = Similarity(ray, files, offsets, c, partitions) if c.near else None
             if similarity is not None:
                 cand = _pairs(ray, files, offsets, band_rows, ["band", "key"], ["shard", "local", "keys"], partitions)
                 near = similarity.score(cand, c.verify)
-            rows, labels = _clusters(exact, near)
-            decisions = _decide(ray, files, offsets, rows, labels, near, similarity)
+            rows, labels, scored = ray.remote(num_returns=3)(cluster).remote(exact, near)
+            decisions = _decide(ray, files, offsets, rows, labels, scored, similarity)
         if c.report:
             _report(ray, files, offsets, rows, labels, c)
+        stats = ex.map_shards(pending, shards, DropDuplicates, (step, scope, str(pending.tmp), Stored((decisions,))),
+                              progress, planned.id)
         shutil.rmtree(sig_dir)
-        stats = ex.map_shards(pending, shards, DropDuplicates, (step, scope, str(pending.tmp), decisions), progress,
-                              planned.id)
         return commit_shards(pending, planned, step, stats)
     except BaseException:
         pending.abandon()
         raise
 
 
-def _clusters(exact_edges: np.ndarray, near: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """The rows in some pair (sorted) and their cluster labels, numbered in the order of each cluster's first
-    row, as the local step numbers them."""
-    near_edges = near.select("a", "b").to_numpy().astype(np.int64).reshape(-1, 2)
+def cluster(exact: Stored, near: Stored) -> tuple[np.ndarray, np.ndarray, pa.Table]:
+    """(On a worker.) The rows in some pair (sorted), their cluster labels, numbered in the order of each
+    cluster's first row as the local step numbers them, and the scored near pairs (sorted)."""
+    exact_edges = exact.frame(PAIRS).unique().to_numpy().astype(np.int64).reshape(-1, 2)
+    scored = near.frame(SCORED).sort("a", "b")
+    near_edges = scored.select("a", "b").to_numpy().astype(np.int64).reshape(-1, 2)
     rows = np.unique(np.concatenate([exact_edges.ravel(), near_edges.ravel()]))
     links = np.searchsorted(rows, np.concatenate([exact_edges, near_edges]))
-    return rows, mh.components(len(rows), links.astype(np.int64))
+    return rows, mh.components(len(rows), links.astype(np.int64)), scored.to_arrow()
 
 
-def _picked(ray: Any, files: list[str], offsets: dict[int, int], rows: np.ndarray, columns: list[str]) -> pa.Table:
-    """`columns` (with shard, local and row) of the listed rows of the signature tables, brought to the driver
-    in row order."""
+def _picked(ray: Any, files: list[str], offsets: dict[int, int], rows: Any, columns: list[str]) -> Stored:
+    """`columns` (with shard, local and row) of the listed rows (an object ref) of the signature tables."""
     picked = ray.data.read_parquet(files).select_columns(["shard", "local", *columns]).map_batches(
-        pick, fn_args=(offsets, rows), batch_format="pyarrow")
-    return pa.concat_tables(ray.get(picked.to_arrow_refs())).sort_by("row")
+        pick, fn_args=(offsets, Stored((rows,))), batch_format="pyarrow")
+    return Stored(tuple(picked.to_arrow_refs()))
 
 
-def _report(ray: Any, files: list[str], offsets: dict[int, int], rows: np.ndarray, labels: np.ndarray,
-            config: Any) -> None:
-    """The local step's report of the largest clusters; only their members' texts are fetched."""
-    counts = np.bincount(labels)
-    order = sorted(range(len(counts)), key=lambda x: (-counts[x], x))[: config.report_clusters]
-    members = [rows[labels == label] for label in order]
-    clusters = []
-    if members:
-        table = _picked(ray, files, offsets, np.unique(np.concatenate(members)), ["id", "source", "text"])
-        for m in members:
-            at = np.searchsorted(table["row"].to_numpy(), m)
-            clusters.append(list(zip(table["source"].take(at).to_pylist(), table["id"].take(at).to_pylist(),
-                                     table["text"].take(at).to_pylist())))
+def in_row_order(picked: Stored) -> pa.Table:
+    table = picked.table()
+    assert table is not None, "picked rows are never empty when some row is listed"
+    return table.sort_by("row")
+
+
+def _report(ray: Any, files: list[str], offsets: dict[int, int], rows: Any, labels: Any, config: Any) -> None:
+    """The local step's report of the largest clusters; only their members' texts are fetched, and only the
+    report's own content comes to the driver."""
+    members, listed = ray.remote(num_returns=2)(largest_clusters).remote(rows, labels, config.report_clusters)
+    picked = _picked(ray, files, offsets, listed, ["id", "source", "text"])
+    clusters = ray.get(ray.remote(cluster_members).remote(picked, members))
     write_cluster_report(Path(config.report), config, clusters)
 
 
-def _decide(ray: Any, files: list[str], offsets: dict[int, int], rows: np.ndarray, labels: np.ndarray,
-            near: pl.DataFrame, similarity: Similarity | None) -> pl.DataFrame:
-    """(shard, row in shard) -> what `duplicate` needs, for every record that is not its cluster's survivor;
-    the driver holds row numbers, ranks and scores of the duplicates only."""
+def largest_clusters(rows: np.ndarray, labels: np.ndarray, k: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """(On a worker.) The rows of the k largest clusters (ties by label), and all of them, sorted."""
+    counts = np.bincount(labels) if len(labels) else np.zeros(0, dtype=np.int64)
+    order = sorted(range(len(counts)), key=lambda x: (-counts[x], x))[:k]
+    chosen = [rows[labels == label] for label in order]
+    return chosen, np.unique(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
+
+
+def cluster_members(picked: Stored, members: list[np.ndarray]) -> list[list[tuple[str, str, str]]]:
+    """(On a worker.) Each chosen cluster's members as (source, id, compared text)."""
+    if not members:
+        return []
+    table = in_row_order(picked)
+    out = []
+    for m in members:
+        at = pa.array(np.searchsorted(table["row"].to_numpy(), m))
+        out.append(list(zip(table["source"].take(at).to_pylist(), table["id"].take(at).to_pylist(),
+                            table["text"].take(at).to_pylist())))
+    return out
+
+
+def _decide(ray: Any, files: list[str], offsets: dict[int, int], rows: Any, labels: Any, scored: Any,
+            similarity: Similarity | None) -> Any:
+    """An object ref to the verdicts: (shard, row in shard) -> what `duplicate` needs, for every record that
+    is not its cluster's survivor."""
+    picked = _picked(ray, files, offsets, rows, ["id", "exact", "prio", "prefer"])
+    verdicts, missing, n_missing = ray.remote(num_returns=3)(survivors).remote(picked, rows, labels, scored)
+    estimated = Stored(())
+    if similarity is not None and ray.get(n_missing):
+        estimated = similarity.score(Stored((missing,)), verify=False)
+    return ray.remote(with_similarity).remote(verdicts, estimated, similarity is not None)
+
+
+def survivors(picked: Stored, rows: np.ndarray, labels: np.ndarray, scored: pa.Table) -> tuple[pa.Table, pa.Table, int]:
+    """(On a worker.) Each duplicate with its cluster's survivor, the cluster's size and the pair's score when
+    it was scored; and the near-duplicate pairs that were not (linked to their survivor through others)."""
     if len(rows) == 0:
-        return NO_DECISIONS
-    table = _picked(ray, files, offsets, rows, ["id", "exact", "prio", "prefer"])
+        return NO_DECISIONS.to_arrow(), pl.DataFrame(schema=PAIRS).to_arrow(), 0
+    table = in_row_order(picked)
     surv = survivor_of_label(np.arange(len(rows), dtype=np.int64), labels, np.ones(len(rows), bool),
                              table["prio"].to_numpy(), table["prefer"].to_numpy())
     sizes = np.bincount(labels)
@@ -293,12 +364,20 @@ def _decide(ray: Any, files: list[str], offsets: dict[int, int], rows: np.ndarra
                         "dup_id": pl.from_arrow(table["id"].take(pa.array(s))), "exact": exact[s] == exact[i],
                         "a": np.minimum(rows[s], rows[i]), "b": np.maximum(rows[s], rows[i]),
                         "size": sizes[labels[i]].astype(np.int64)})
-    out = out.join(near.rename({"sim": "scored"}), on=["a", "b"], how="left")
-    if similarity is None:  # no signatures: every duplicate is exact
+    out = out.join(pl.from_arrow(scored).rename({"sim": "scored"}), on=["a", "b"], how="left")
+    missing = out.filter(pl.col("scored").is_null() & ~pl.col("exact")).select("a", "b")
+    return out.to_arrow(), missing.to_arrow(), missing.height
+
+
+def with_similarity(verdicts: pa.Table, estimated: Stored, near: bool) -> pa.Table:
+    """(On a worker.) The verdicts with each duplicate's similarity: its pair's score, else (linked through
+    others) the signatures' estimate, as locally; exact duplicates report 1.0."""
+    out = pl.from_arrow(verdicts)
+    if "scored" not in out.columns:  # no duplicates at all
+        return out.to_arrow()
+    if near:
+        out = out.join(estimated.frame(SCORED).rename({"sim": "estimated"}), on=["a", "b"], how="left")
+    else:  # no signatures: every duplicate is exact
         out = out.with_columns(pl.lit(None, pl.Float32).alias("estimated"))
-    else:  # a near duplicate linked to its survivor through others: the signatures' estimate, as locally
-        missing = out.filter(pl.col("scored").is_null() & ~pl.col("exact")).select("a", "b").to_numpy()
-        out = out.join(similarity.score(missing, verify=False).rename({"sim": "estimated"}), on=["a", "b"],
-                       how="left")
-    sim = pl.coalesce("scored", "estimated").cast(pl.Float64).fill_null(1.0)  # exact duplicates report 1.0
-    return out.with_columns(sim.alias("sim")).select(NO_DECISIONS.columns)
+    sim = pl.coalesce("scored", "estimated").cast(pl.Float64).fill_null(1.0)
+    return out.with_columns(sim.alias("sim")).select(NO_DECISIONS.columns).to_arrow()
