@@ -4,7 +4,8 @@ Run: .venv/bin/python benchmarks/scale.py [--sizes 250000,500000,1000000] [--loc
 
 Each run is a fresh `medcurate run --until decontaminate` (read → normalize → pii → dedupe → decontaminate,
 nothing cached) in its own process, the driver. Reports wall time, the driver's peak resident memory (that
-process alone, sampled every 0.1 s: Ray's workers are other processes) and records per second, then Ray's
+process alone, sampled every 0.1 s: Ray's workers are other processes; also its private part, without the
+shared libraries and object-store pages it maps) and records per second, then Ray's
 time over local's at each size both ran (target: within 1.5x) and the driver's memory across sizes (target:
 flat on Ray). The ledgers of the two executors are compared too: they must be equal.
 """
@@ -20,7 +21,6 @@ import time
 from pathlib import Path
 
 import orjson
-import psutil
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,21 +40,31 @@ def recipe(executor: str, cpus: int) -> dict:
     }
 
 
-def driver_run(folder: Path, executor: str) -> tuple[float, float]:
-    """Wall seconds and the driver process's peak RSS in GB."""
+def resident(pid: int) -> tuple[int, int]:
+    """The process's resident memory and the private (anonymous) part of it, in bytes."""
+    fields = {}
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "RssAnon"):
+                fields[key] = int(value.split()[0]) * 1024
+    return fields.get("VmRSS", 0), fields.get("RssAnon", 0)
+
+
+def driver_run(folder: Path, executor: str) -> tuple[float, float, float]:
+    """Wall seconds, and the driver process's peak RSS and peak private (anonymous) memory in GB."""
     cmd = [str(ROOT / ".venv" / "bin" / "medcurate"), "run", str(folder / f"recipe-{executor}.yaml"), "--until", LAST]
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = 0
-    watched = psutil.Process(proc.pid)
+    peak = [0, 0]
 
     def sample() -> None:
-        nonlocal peak
         while proc.poll() is None:
             try:
-                peak = max(peak, watched.memory_info().rss)
-            except psutil.NoSuchProcess:
+                now = resident(proc.pid)
+            except (FileNotFoundError, ProcessLookupError):
                 return
+            peak[:] = [max(a, b) for a, b in zip(peak, now)]
             time.sleep(0.1)
 
     sampler = threading.Thread(target=sample)
@@ -63,7 +73,7 @@ def driver_run(folder: Path, executor: str) -> tuple[float, float]:
     sampler.join()
     if proc.returncode:
         raise SystemExit(f"{executor} run failed:\n{err.decode()[-3000:]}")
-    return time.perf_counter() - t, peak / 1e9
+    return time.perf_counter() - t, peak[0] / 1e9, peak[1] / 1e9
 
 
 def step_seconds(folder: Path, executor: str, started: float) -> dict[str, float]:
@@ -106,9 +116,9 @@ def main() -> None:
             for sub in (f"work-{executor}", f"out-{executor}"):
                 shutil.rmtree(folder / sub, ignore_errors=True)
             started = time.time()
-            wall, peak = driver_run(folder, executor)
-            results[(n, executor)] = (wall, peak)
-            rows.append(f"| {n:,} | {executor} | {wall:.1f} | {n / wall:,.0f} | {peak:.2f} GB |")
+            wall, peak, heap = driver_run(folder, executor)
+            results[(n, executor)] = (wall, peak, heap)
+            rows.append(f"| {n:,} | {executor} | {wall:.1f} | {n / wall:,.0f} | {peak:.2f} GB | {heap:.2f} GB |")
             print(rows[-1], flush=True)
             seconds = step_seconds(folder, executor, started)
             print("  per step: " + ", ".join(f"{k} {v:.1f} s ({1e6 * v / n:.0f} µs/record)"
@@ -119,14 +129,16 @@ def main() -> None:
         for executor in ("local", "ray"):
             shutil.rmtree(folder / f"work-{executor}", ignore_errors=True)
     print(f"\nsteps: read, normalize, pii, dedupe, decontaminate; {args.cpus} CPUs for each executor")
-    print("| records | executor | seconds | records/s | driver peak RSS |\n|---:|---|---:|---:|---:|")
+    print("| records | executor | seconds | records/s | driver peak RSS | driver peak private |\n"
+          "|---:|---|---:|---:|---:|---:|")
     print("\n".join(rows))
     for n in sorted(local_sizes & set(sizes)):
         ratio = results[(n, "ray")][0] / results[(n, "local")][0]
         print(f"{n:,} records: ray / local wall time = {ratio:.2f}x (target <= 1.5x)")
-    peaks = [results[(n, "ray")][1] for n in sizes]
-    print("ray driver peak RSS by size: " + ", ".join(f"{n:,}: {p:.2f} GB" for n, p in zip(sizes, peaks))
-          + f"; largest / smallest = {max(peaks) / min(peaks):.2f}")
+    for k, what in ((1, "peak RSS"), (2, "peak private memory")):
+        peaks = [results[(n, "ray")][k] for n in sizes]
+        print(f"ray driver {what} by size: " + ", ".join(f"{n:,}: {p:.2f} GB" for n, p in zip(sizes, peaks))
+              + f"; largest / smallest = {max(peaks) / min(peaks):.2f}")
 
 
 if __name__ == "__main__":

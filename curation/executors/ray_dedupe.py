@@ -27,9 +27,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import minhash as mh
-from ..errors import MedcurateError
 from ..steps.base import Record
-from ..steps.dedupe import VERIFY_MARGIN, Dedupe, duplicate, survivor_of_label, write_cluster_report
+from ..steps.dedupe import (
+    VERIFY_MARGIN,
+    Dedupe,
+    Index,
+    duplicate,
+    index_signatures,
+    survivor_of_label,
+    write_cluster_report,
+)
 from ..workdir import Entry, WorkDir
 from .base import Progress
 from .shards import Rejected, Scope, Shard, ShardWorker, shards_of
@@ -79,26 +86,70 @@ class SignatureWorker:
             chosen, _ = self.scope.split(Shard(int(index), str(path), int(rg)).records())
             texts = [mh.record_text(r, c.key, c.field) for r in chosen]
             cjk = self.step.cjk_flags(chosen, texts)
-            exact, sig = self.step.compute_hashes(texts, cjk, c.near)
+            exact, sig = self.step.compute_hashes(texts, cjk, c.near or bool(c.index_dir))
             prio, prefer = self.step.ranks(chosen)
             n = len(chosen)
             cols: dict[str, Any] = {
                 "shard": pa.array(np.full(n, int(index), dtype=np.int64)),
                 "local": pa.array(np.arange(n, dtype=np.int64)), "id": pa.array([r["id"] for r in chosen]),
                 "text": pa.array(texts), "cjk": pa.array(cjk), "exact": pa.array(exact),
-                "prio": pa.array(prio), "prefer": pa.array(prefer)}
+                "prio": pa.array(prio), "prefer": pa.array(prefer), "new": pa.array(np.ones(n, bool))}
             if c.report:  # the report names each member's source
                 cols["source"] = pa.array([r["source"] for r in chosen], pa.string())
-            if c.near:
-                cols["sig"] = pa.FixedSizeBinaryArray.from_buffers(pa.binary(4 * c.num_perm), n,
-                                                                   [None, pa.py_buffer(sig.tobytes())])
-                keys = mh.band_keys(sig, self.bands, self.rows)
-                cols["keys"] = pa.FixedSizeListArray.from_arrays(pa.array(keys.ravel()), self.bands)
+            if sig is not None:
+                cols.update(signature_columns(sig, c, self.bands, self.rows))
             if n:
                 pq.write_table(pa.table(cols), self.out / f"{int(index):06d}.parquet")
             out["index"].append(int(index))
             out["n"].append(n)
         return out
+
+
+def signature_columns(sig: np.ndarray, config: Any, bands: int, rows: int) -> dict[str, pa.Array]:
+    """Signatures as fixed-width bytes, with their band keys when near duplicates are looked for."""
+    n = len(sig)
+    cols = {"sig": pa.FixedSizeBinaryArray.from_buffers(pa.binary(4 * config.num_perm), n,
+                                                        [None, pa.py_buffer(np.ascontiguousarray(sig).tobytes())])}
+    if config.near:
+        keys = mh.band_keys(sig, bands, rows)
+        cols["keys"] = pa.FixedSizeListArray.from_arrays(pa.array(keys.ravel()), bands)
+    return cols
+
+
+def indexed_signatures(batch: dict[str, Any], config: Any, out: str, bands: int, rows: int) -> dict[str, list[Any]]:
+    """The records kept by earlier runs (an index part each) as signature tables: numbered before this run's
+    records, never verified on text, and preferred as survivors, as the local step treats them."""
+    counts: dict[str, list[Any]] = {"index": [], "n": []}
+    for shard, path in zip(batch["shard"], batch["path"]):
+        df = pl.read_parquet(str(path))
+        n = df.height
+        cols: dict[str, Any] = {
+            "shard": pa.array(np.full(n, int(shard), dtype=np.int64)), "local": pa.array(np.arange(n, dtype=np.int64)),
+            "id": df["id"].to_arrow(), "text": pa.array(["(kept by an earlier run)"] * n, pa.string()),
+            "cjk": pa.array(np.zeros(n, bool)), "exact": pa.array(df["exact"].to_numpy().astype(np.uint64)),
+            "prio": pa.array(np.zeros(n, np.int64)), "prefer": pa.array(np.zeros(n)),
+            "new": pa.array(np.zeros(n, bool))}
+        if config.report:
+            cols["source"] = pa.array(["(index)"] * n, pa.string())
+        if n:
+            cols.update(signature_columns(index_signatures(df["signature"]), config, bands, rows))
+            pq.write_table(pa.table(cols), Path(out) / f"index-{-int(shard):06d}.parquet")
+        counts["index"].append(int(shard))
+        counts["n"].append(n)
+    return counts
+
+
+def append_to_index(batch: dict[str, Any], decisions: Stored, index: Index, run: int) -> dict[str, list[Any]]:
+    """This run's kept records (a shard's signature table less its duplicates) as the index's next part."""
+    rejected = pl.from_arrow(decisions.get()).select("shard", "local")
+    for path in batch["path"]:
+        df = pl.read_parquet(str(path), columns=["shard", "local", "id", "exact", "sig"])
+        kept = df.join(rejected, on=["shard", "local"], how="anti").sort("local")
+        if kept.height:
+            shard = int(kept["shard"][0])
+            index.write_part(index.path / f"part-{run:05d}-{shard:06d}.parquet", kept["id"].to_list(),
+                             kept["exact"].to_numpy(), signature_matrix(kept["sig"].to_arrow()))
+    return {"n": [len(batch["path"])]}
 
 
 def add_rows(table: pa.Table, offsets: dict[int, int]) -> pa.Table:
@@ -137,21 +188,22 @@ def signature_matrix(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return data.view(np.uint32).reshape(len(arr), -1)
 
 
-def score_pairs(table: pa.Table, config: Any, verify: bool) -> pa.Table:
+def score_pairs(table: pa.Table, config: Any, verify: bool, first_text: int) -> pa.Table:
     """Similarity of joined pairs, as the local step computes it: the MinHash estimate, and with `verify` the
-    exact Jaccard of the shingle sets of pairs near the threshold (pairs below it are dropped)."""
+    exact Jaccard of the shingle sets of pairs near the threshold whose rows both have a text (rows from
+    `first_text` on: not the index's); pairs below the threshold are dropped."""
     est = (signature_matrix(table["sig_a"]) == signature_matrix(table["sig_b"])).mean(axis=1).astype(np.float32)
     a, b = table["a"].to_numpy(), table["b"].to_numpy()
     if verify:
         near = est >= config.threshold - VERIFY_MARGIN
         a, b, est = a[near], b[near], est[near]
-        idx = np.flatnonzero(near)
-        take = pa.array(idx)
+        both = (a >= first_text) & (b >= first_text)
+        take = pa.array(np.flatnonzero(near)[both])
         texts = table["text_a"].take(take).to_pylist() + table["text_b"].take(take).to_pylist()
         cjk = np.r_[table["cjk_a"].take(take).to_numpy(), table["cjk_b"].take(take).to_numpy()].astype(bool)
         flat, offsets = mh.shingle_batch(texts, cjk, config.ngram, config.char_ngram)
-        k = len(idx)
-        est = mh.pair_jaccard(flat, offsets, np.arange(k), np.arange(k) + k).astype(np.float32)
+        k = len(take)
+        est[both] = mh.pair_jaccard(flat, offsets, np.arange(k), np.arange(k) + k).astype(np.float32)
         keep = est >= config.threshold
         a, b, est = a[keep], b[keep], est[keep]
     return pa.table({"a": a, "b": b, "sim": est})
@@ -218,8 +270,10 @@ class Similarity:
     joins, so the driver sends and receives references only. Only the rows of some pair enter the joins,
     so what is shuffled grows with the duplicates, not with the data."""
 
-    def __init__(self, ray: Any, files: list[str], offsets: dict[int, int], config: Any, partitions: int):
+    def __init__(self, ray: Any, files: list[str], offsets: dict[int, int], config: Any, partitions: int,
+                 first_text: int):
         self.ray, self.files, self.offsets, self.config, self.partitions = ray, files, offsets, config, partitions
+        self.first_text = first_text
 
     def score(self, pairs: Stored, verify: bool) -> Stored:
         ray = self.ray
@@ -233,7 +287,7 @@ class Similarity:
         for end in ("a", "b"):
             side = rows.rename_columns({"row": end, "text": f"text_{end}", "cjk": f"cjk_{end}", "sig": f"sig_{end}"})
             ds = ds.join(side, "inner", self.partitions, on=(end,))
-        scored = ds.map_batches(score_pairs, fn_args=(self.config, verify), batch_format="pyarrow")
+        scored = ds.map_batches(score_pairs, fn_args=(self.config, verify, self.first_text), batch_format="pyarrow")
         return Stored(tuple(scored.to_arrow_refs()))
 
 
@@ -242,20 +296,26 @@ def run_dedupe(ex: RayExecutor, planned: PlannedStep, step: Dedupe, inputs: list
     from .ray_executor import commit_shards
 
     c = step.config
-    if c.index_dir:
-        raise MedcurateError(f"step '{planned.id}': index_dir runs with the local executor only; "
-                             "remove it or run this recipe with executor: {type: local}")
     ray = ex.ray
+    index = Index(Path(c.index_dir), c) if c.index_dir else None
     bands, rows_per_band = step.band_params()
     shards = shards_of(inputs)
     pending = work.pending(planned.entry)
     try:
         sig_dir = pending.tmp / "signatures"
         sig_dir.mkdir(parents=True)
-        counts = ex.map_shards(pending, shards, SignatureWorker, (step, scope, str(sig_dir), bands, rows_per_band),
-                               progress, f"{planned.id}: signatures")
+        counts = []
+        if index is not None and (parts := index.parts()):  # numbered first, as locally
+            batches = ray.data.from_items([{"shard": -1 - k, "path": str(p)} for k, p in enumerate(parts)],
+                                          override_num_blocks=len(parts))
+            counts += list(batches.map_batches(indexed_signatures, batch_size=1, fn_args=(
+                c, str(sig_dir), bands, rows_per_band)).iter_rows())
+            counts.sort(key=lambda r: -r["index"])
+        first_text = sum(r["n"] for r in counts)
+        counts += ex.map_shards(pending, shards, SignatureWorker, (step, scope, str(sig_dir), bands, rows_per_band),
+                                progress, f"{planned.id}: signatures")
         starts = np.r_[0, np.cumsum([r["n"] for r in counts])].astype(np.int64)
-        offsets = {r["index"]: int(starts[k]) for k, r in enumerate(counts)}
+        offsets = {int(r["index"]): int(starts[k]) for k, r in enumerate(counts)}
         files = [str(p) for p in sorted(sig_dir.glob("*.parquet"))]
         partitions = max(1, min(ex.workers * 4, len(files)))
         decisions = ray.put(NO_DECISIONS.to_arrow())
@@ -265,14 +325,21 @@ def run_dedupe(ex: RayExecutor, planned: PlannedStep, step: Dedupe, inputs: list
             if c.exact:
                 exact = _pairs(ray, files, offsets, add_rows, ["exact"], ["shard", "local", "exact"], partitions)
             near = Stored(())
-            similarity = Similarity(ray, files, offsets, c, partitions) if c.near else None
+            similarity = Similarity(ray, files, offsets, c, partitions, first_text) if c.near else None
             if similarity is not None:
                 cand = _pairs(ray, files, offsets, band_rows, ["band", "key"], ["shard", "local", "keys"], partitions)
                 near = similarity.score(cand, c.verify)
             rows, labels, scored = ray.remote(num_returns=3)(cluster).remote(exact, near)
             decisions = _decide(ray, files, offsets, rows, labels, scored, similarity)
         if c.report:
-            _report(ray, files, offsets, rows, labels, c)
+            _report(ray, files, offsets, rows, labels, first_text, c)
+        if index is not None:
+            new = [{"path": f} for f in files if not Path(f).name.startswith("index-")]
+            run = index.next_run()
+            if new:
+                ray.data.from_items(new, override_num_blocks=len(new)).map_batches(
+                    append_to_index, batch_size=1, fn_args=(Stored((decisions,)), index, run)).materialize()
+            index.write_manifest()
         stats = ex.map_shards(pending, shards, DropDuplicates, (step, scope, str(pending.tmp), Stored((decisions,))),
                               progress, planned.id)
         shutil.rmtree(sig_dir)
@@ -306,19 +373,23 @@ def in_row_order(picked: Stored) -> pa.Table:
     return table.sort_by("row")
 
 
-def _report(ray: Any, files: list[str], offsets: dict[int, int], rows: Any, labels: Any, config: Any) -> None:
+def _report(ray: Any, files: list[str], offsets: dict[int, int], rows: Any, labels: Any, first_text: int,
+            config: Any) -> None:
     """The local step's report of the largest clusters; only their members' texts are fetched, and only the
     report's own content comes to the driver."""
-    members, listed = ray.remote(num_returns=2)(largest_clusters).remote(rows, labels, config.report_clusters)
+    members, listed = ray.remote(num_returns=2)(largest_clusters).remote(rows, labels, config.report_clusters,
+                                                                          first_text)
     picked = _picked(ray, files, offsets, listed, ["id", "source", "text"])
     clusters = ray.get(ray.remote(cluster_members).remote(picked, members))
     write_cluster_report(Path(config.report), config, clusters)
 
 
-def largest_clusters(rows: np.ndarray, labels: np.ndarray, k: int) -> tuple[list[np.ndarray], np.ndarray]:
-    """(On a worker.) The rows of the k largest clusters (ties by label), and all of them, sorted."""
+def largest_clusters(rows: np.ndarray, labels: np.ndarray, k: int,
+                     first_text: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """(On a worker.) The rows of the k largest clusters with a record of this run (ties by label), and all
+    of them, sorted."""
     counts = np.bincount(labels) if len(labels) else np.zeros(0, dtype=np.int64)
-    order = sorted(range(len(counts)), key=lambda x: (-counts[x], x))[:k]
+    order = sorted(set(labels[rows >= first_text].tolist()), key=lambda x: (-counts[x], x))[:k]
     chosen = [rows[labels == label] for label in order]
     return chosen, np.unique(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
 
@@ -340,7 +411,7 @@ def _decide(ray: Any, files: list[str], offsets: dict[int, int], rows: Any, labe
             similarity: Similarity | None) -> Any:
     """An object ref to the verdicts: (shard, row in shard) -> what `duplicate` needs, for every record that
     is not its cluster's survivor."""
-    picked = _picked(ray, files, offsets, rows, ["id", "exact", "prio", "prefer"])
+    picked = _picked(ray, files, offsets, rows, ["id", "exact", "prio", "prefer", "new"])
     verdicts, missing, n_missing = ray.remote(num_returns=3)(survivors).remote(picked, rows, labels, scored)
     estimated = Stored(())
     if similarity is not None and ray.get(n_missing):
@@ -354,10 +425,10 @@ def survivors(picked: Stored, rows: np.ndarray, labels: np.ndarray, scored: pa.T
     if len(rows) == 0:
         return NO_DECISIONS.to_arrow(), pl.DataFrame(schema=PAIRS).to_arrow(), 0
     table = in_row_order(picked)
-    surv = survivor_of_label(np.arange(len(rows), dtype=np.int64), labels, np.ones(len(rows), bool),
+    surv = survivor_of_label(np.arange(len(rows), dtype=np.int64), labels, table["new"].to_numpy(),
                              table["prio"].to_numpy(), table["prefer"].to_numpy())
     sizes = np.bincount(labels)
-    i = np.flatnonzero(surv[labels] != np.arange(len(rows)))  # the duplicates
+    i = np.flatnonzero((surv[labels] != np.arange(len(rows))) & table["new"].to_numpy())  # this run's duplicates
     s = surv[labels][i]
     exact = table["exact"].to_numpy()
     out = pl.DataFrame({"shard": table["shard"].to_numpy()[i], "local": table["local"].to_numpy()[i],

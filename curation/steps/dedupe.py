@@ -119,26 +119,49 @@ class Index:
                          "ngram": config.ngram, "char_ngram": config.char_ngram, "key": config.key,
                          "field": config.field, "shingle": config.shingle}
 
-    def load(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+    def parts(self) -> list[Path]:
+        """The index's files in the order their rows are numbered; checks the index's settings first."""
         manifest = self.path / "index.json"
         if not manifest.exists():
-            return [], np.zeros(0, dtype=np.uint64), np.zeros((0, self.settings["num_perm"]), dtype=np.uint32)
+            return []
         saved = json.loads(manifest.read_text())
         if saved["settings"] != self.settings:
             diff = {k: (saved["settings"].get(k), v) for k, v in self.settings.items() if saved["settings"].get(k) != v}
             raise MedcurateError(f"{self.path}: the dedupe index was built with other settings {diff}; "
                                  "use a new index_dir or the same settings")
-        df = pl.concat([pl.read_parquet(p) for p in sorted(self.path.glob("part-*.parquet"))])
-        sig = np.stack(df["signature"].to_numpy()).astype(np.uint32) if df.height else \
-            np.zeros((0, self.settings["num_perm"]), dtype=np.uint32)
-        return df["id"].to_list(), df["exact"].to_numpy().astype(np.uint64), sig
+        return sorted(self.path.glob("part-*.parquet"))
+
+    def load(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        parts = self.parts()
+        df = pl.concat([pl.read_parquet(p) for p in parts]) if parts else pl.DataFrame()
+        if not df.height:
+            return [], np.zeros(0, dtype=np.uint64), np.zeros((0, self.settings["num_perm"]), dtype=np.uint32)
+        return df["id"].to_list(), df["exact"].to_numpy().astype(np.uint64), index_signatures(df["signature"])
+
+    def next_run(self) -> int:
+        """The number of the next run's parts (a run writes part-NNNNN.parquet, or one part-NNNNN-SSSSSS per
+        shard), so that sorting the names keeps the runs in order."""
+        runs = [int(p.name.split("-")[1].split(".")[0]) for p in self.path.glob("part-*.parquet")]
+        return max(runs, default=-1) + 1
+
+    def write_part(self, path: Path, ids: list[str], exact: np.ndarray, sig: np.ndarray) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.tmp")
+        pl.DataFrame({"id": ids, "exact": exact, "signature": list(sig)}).write_parquet(tmp)
+        tmp.replace(path)
+
+    def write_manifest(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        (self.path / "index.json").write_text(json.dumps({"settings": self.settings}, indent=1))
 
     def append(self, ids: list[str], exact: np.ndarray, sig: np.ndarray) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        n = len(list(self.path.glob("part-*.parquet")))
-        pl.DataFrame({"id": ids, "exact": exact, "signature": list(sig)}).write_parquet(
-            self.path / f"part-{n:05d}.parquet")
-        (self.path / "index.json").write_text(json.dumps({"settings": self.settings}, indent=1))
+        self.write_part(self.path / f"part-{self.next_run():05d}.parquet", ids, exact, sig)
+        self.write_manifest()
+
+
+def index_signatures(column: pl.Series) -> np.ndarray:
+    """The index's signature column (a list of uint32 per record) as a (rows, num_perm) matrix."""
+    return np.stack(column.to_numpy()).astype(np.uint32)
 
 
 @register("dedupe")
