@@ -1,8 +1,8 @@
 """dedupe on Ray: signatures as shard tasks, band buckets and exact groups as Ray Data group-bys.
 
 1. Each shard's records get their exact hash, MinHash signature and band keys, written beside the shard.
-2. Group-bys over (band, key) and over the exact hash find the buckets holding more than one record; only
-   those come back to the driver, and each member is linked to its bucket's first row, as locally.
+2. Group-bys over (band, key) and over the exact hash find the buckets holding more than one record; the
+   workers link each of their members to the bucket's first row, as locally.
 3. Candidate pairs meet their rows' texts and signatures in Ray Data joins and are scored there.
 4. One task clusters the scored pairs and chooses the survivors by the dedupe step's own policy; it holds
    the rows in some pair (the duplicates, a small part of the data), never all of them.
@@ -91,7 +91,7 @@ class SignatureWorker:
             n = len(chosen)
             cols: dict[str, Any] = {
                 "shard": pa.array(np.full(n, int(index), dtype=np.int64)),
-                "local": pa.array(np.arange(n, dtype=np.int64)), "id": pa.array([r["id"] for r in chosen]),
+                "local": pa.array(np.arange(n, dtype=np.int64)), "id": pa.array([r["id"] for r in chosen], pa.string()),
                 "text": pa.array(texts), "cjk": pa.array(cjk), "exact": pa.array(exact),
                 "prio": pa.array(prio), "prefer": pa.array(prefer), "new": pa.array(np.ones(n, bool))}
             if c.report:  # the report names each member's source
@@ -125,7 +125,8 @@ def indexed_signatures(batch: dict[str, Any], config: Any, out: str, bands: int,
         n = df.height
         cols: dict[str, Any] = {
             "shard": pa.array(np.full(n, int(shard), dtype=np.int64)), "local": pa.array(np.arange(n, dtype=np.int64)),
-            "id": df["id"].to_arrow(), "text": pa.array(["(kept by an earlier run)"] * n, pa.string()),
+            "id": df["id"].to_arrow().cast(pa.string()),
+            "text": pa.array(["(kept by an earlier run)"] * n, pa.string()),
             "cjk": pa.array(np.zeros(n, bool)), "exact": pa.array(df["exact"].to_numpy().astype(np.uint64)),
             "prio": pa.array(np.zeros(n, np.int64)), "prefer": pa.array(np.zeros(n)),
             "new": pa.array(np.zeros(n, bool))}
@@ -304,13 +305,7 @@ def run_dedupe(ex: RayExecutor, planned: PlannedStep, step: Dedupe, inputs: list
     try:
         sig_dir = pending.tmp / "signatures"
         sig_dir.mkdir(parents=True)
-        counts = []
-        if index is not None and (parts := index.parts()):  # numbered first, as locally
-            batches = ray.data.from_items([{"shard": -1 - k, "path": str(p)} for k, p in enumerate(parts)],
-                                          override_num_blocks=len(parts))
-            counts += list(batches.map_batches(indexed_signatures, batch_size=1, fn_args=(
-                c, str(sig_dir), bands, rows_per_band)).iter_rows())
-            counts.sort(key=lambda r: -r["index"])
+        counts = _read_index(ray, index, str(sig_dir), bands, rows_per_band) if index is not None else []
         first_text = sum(r["n"] for r in counts)
         counts += ex.map_shards(pending, shards, SignatureWorker, (step, scope, str(sig_dir), bands, rows_per_band),
                                 progress, f"{planned.id}: signatures")
@@ -334,12 +329,7 @@ def run_dedupe(ex: RayExecutor, planned: PlannedStep, step: Dedupe, inputs: list
         if c.report:
             _report(ray, files, offsets, rows, labels, first_text, c)
         if index is not None:
-            new = [{"path": f} for f in files if not Path(f).name.startswith("index-")]
-            run = index.next_run()
-            if new:
-                ray.data.from_items(new, override_num_blocks=len(new)).map_batches(
-                    append_to_index, batch_size=1, fn_args=(Stored((decisions,)), index, run)).materialize()
-            index.write_manifest()
+            _append_to_index(ray, index, files, decisions)
         stats = ex.map_shards(pending, shards, DropDuplicates, (step, scope, str(pending.tmp), Stored((decisions,))),
                               progress, planned.id)
         shutil.rmtree(sig_dir)
@@ -347,6 +337,26 @@ def run_dedupe(ex: RayExecutor, planned: PlannedStep, step: Dedupe, inputs: list
     except BaseException:
         pending.abandon()
         raise
+
+
+def _read_index(ray: Any, index: Index, out: str, bands: int, rows: int) -> list[dict[str, Any]]:
+    """The index's parts as signature tables, numbered before this run's records (as locally): their counts."""
+    parts = index.parts()
+    if not parts:
+        return []
+    batches = ray.data.from_items([{"shard": -1 - k, "path": str(p)} for k, p in enumerate(parts)],
+                                  override_num_blocks=len(parts))
+    counts = batches.map_batches(indexed_signatures, batch_size=1, fn_args=(index.config, out, bands, rows))
+    return sorted((dict(r) for r in counts.iter_rows()), key=lambda r: -r["index"])
+
+
+def _append_to_index(ray: Any, index: Index, files: list[str], decisions: Any) -> None:
+    """Each shard's kept records as a part of the index's next run, written by the workers."""
+    new = [{"path": f} for f in files if not Path(f).name.startswith("index-")]
+    if new:
+        ray.data.from_items(new, override_num_blocks=len(new)).map_batches(
+            append_to_index, batch_size=1, fn_args=(Stored((decisions,)), index, index.next_run())).materialize()
+    index.write_manifest()
 
 
 def cluster(exact: Stored, near: Stored) -> tuple[np.ndarray, np.ndarray, pa.Table]:

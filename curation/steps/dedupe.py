@@ -114,7 +114,7 @@ class Index:
     """Signatures and exact hashes of records kept by earlier runs, in parquet beside a small manifest."""
 
     def __init__(self, path: Path, config: DedupeConfig):
-        self.path = path
+        self.path, self.config = path, config
         self.settings = {"engine": mh.engine_version(), "num_perm": config.num_perm, "seed": config.seed,
                          "ngram": config.ngram, "char_ngram": config.char_ngram, "key": config.key,
                          "field": config.field, "shingle": config.shingle}
