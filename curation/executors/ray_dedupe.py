@@ -34,6 +34,7 @@ from ..steps.dedupe import (
     Index,
     duplicate,
     index_signatures,
+    largest_labels,
     survivor_of_label,
     write_cluster_report,
 )
@@ -89,31 +90,37 @@ class SignatureWorker:
             exact, sig = self.step.compute_hashes(texts, cjk, c.near or bool(c.index_dir))
             prio, prefer = self.step.ranks(chosen)
             n = len(chosen)
-            cols: dict[str, Any] = {
-                "shard": pa.array(np.full(n, int(index), dtype=np.int64)),
-                "local": pa.array(np.arange(n, dtype=np.int64)), "id": pa.array([r["id"] for r in chosen], pa.string()),
-                "text": pa.array(texts), "cjk": pa.array(cjk), "exact": pa.array(exact),
-                "prio": pa.array(prio), "prefer": pa.array(prefer), "new": pa.array(np.ones(n, bool))}
-            if c.report:  # the report names each member's source
-                cols["source"] = pa.array([r["source"] for r in chosen], pa.string())
-            if sig is not None:
-                cols.update(signature_columns(sig, c, self.bands, self.rows))
+            sources = [r["source"] for r in chosen] if c.report else None
             if n:
-                pq.write_table(pa.table(cols), self.out / f"{int(index):06d}.parquet")
+                table = signature_table(int(index), True, [r["id"] for r in chosen], texts, cjk, exact, prio, prefer,
+                                        sources, sig, c, self.bands, self.rows)
+                pq.write_table(table, self.out / f"{int(index):06d}.parquet")
             out["index"].append(int(index))
             out["n"].append(n)
         return out
 
 
-def signature_columns(sig: np.ndarray, config: Any, bands: int, rows: int) -> dict[str, pa.Array]:
-    """Signatures as fixed-width bytes, with their band keys when near duplicates are looked for."""
-    n = len(sig)
-    cols = {"sig": pa.FixedSizeBinaryArray.from_buffers(pa.binary(4 * config.num_perm), n,
-                                                        [None, pa.py_buffer(np.ascontiguousarray(sig).tobytes())])}
-    if config.near:
+def signature_table(shard: int, new: bool, ids: list[str], texts: list[str], cjk: np.ndarray, exact: np.ndarray,
+                    prio: np.ndarray, prefer: np.ndarray, sources: list[str] | None, sig: np.ndarray | None,
+                    config: Any, bands: int, rows: int) -> pa.Table:
+    """One shard's signature table; this run's records and the index's get the same columns in the same
+    order, so their rows concatenate. `source` only for a report, signatures as fixed-width bytes, band keys
+    only when near duplicates are looked for."""
+    n = len(ids)
+    cols: dict[str, Any] = {
+        "shard": pa.array(np.full(n, shard, dtype=np.int64)), "local": pa.array(np.arange(n, dtype=np.int64)),
+        "id": pa.array(ids, pa.string()), "text": pa.array(texts, pa.string()), "cjk": pa.array(cjk, pa.bool_()),
+        "exact": pa.array(exact, pa.uint64()), "prio": pa.array(prio, pa.int64()),
+        "prefer": pa.array(prefer, pa.float64()), "new": pa.array(np.full(n, new))}
+    if sources is not None:  # the report names each member's source
+        cols["source"] = pa.array(sources, pa.string())
+    if sig is not None:
+        cols["sig"] = pa.FixedSizeBinaryArray.from_buffers(pa.binary(4 * config.num_perm), n,
+                                                           [None, pa.py_buffer(np.ascontiguousarray(sig).tobytes())])
+    if sig is not None and config.near:
         keys = mh.band_keys(sig, bands, rows)
         cols["keys"] = pa.FixedSizeListArray.from_arrays(pa.array(keys.ravel()), bands)
-    return cols
+    return pa.table(cols)
 
 
 def indexed_signatures(batch: dict[str, Any], config: Any, out: str, bands: int, rows: int) -> dict[str, list[Any]]:
@@ -123,18 +130,12 @@ def indexed_signatures(batch: dict[str, Any], config: Any, out: str, bands: int,
     for shard, path in zip(batch["shard"], batch["path"]):
         df = pl.read_parquet(str(path))
         n = df.height
-        cols: dict[str, Any] = {
-            "shard": pa.array(np.full(n, int(shard), dtype=np.int64)), "local": pa.array(np.arange(n, dtype=np.int64)),
-            "id": df["id"].to_arrow().cast(pa.string()),
-            "text": pa.array(["(kept by an earlier run)"] * n, pa.string()),
-            "cjk": pa.array(np.zeros(n, bool)), "exact": pa.array(df["exact"].to_numpy().astype(np.uint64)),
-            "prio": pa.array(np.zeros(n, np.int64)), "prefer": pa.array(np.zeros(n)),
-            "new": pa.array(np.zeros(n, bool))}
-        if config.report:
-            cols["source"] = pa.array(["(index)"] * n, pa.string())
         if n:
-            cols.update(signature_columns(index_signatures(df["signature"]), config, bands, rows))
-            pq.write_table(pa.table(cols), Path(out) / f"index-{-int(shard):06d}.parquet")
+            table = signature_table(int(shard), False, df["id"].to_list(), ["(kept by an earlier run)"] * n,
+                                    np.zeros(n, bool), df["exact"].to_numpy(), np.zeros(n, np.int64), np.zeros(n),
+                                    ["(index)"] * n if config.report else None, index_signatures(df["signature"]),
+                                    config, bands, rows)
+            pq.write_table(table, Path(out) / f"index-{-int(shard):06d}.parquet")
         counts["index"].append(int(shard))
         counts["n"].append(n)
     return counts
@@ -398,8 +399,7 @@ def largest_clusters(rows: np.ndarray, labels: np.ndarray, k: int,
                      first_text: int) -> tuple[list[np.ndarray], np.ndarray]:
     """(On a worker.) The rows of the k largest clusters with a record of this run (ties by label), and all
     of them, sorted."""
-    counts = np.bincount(labels) if len(labels) else np.zeros(0, dtype=np.int64)
-    order = sorted(set(labels[rows >= first_text].tolist()), key=lambda x: (-counts[x], x))[:k]
+    order = largest_labels(labels, labels[rows >= first_text], k)
     chosen = [rows[labels == label] for label in order]
     return chosen, np.unique(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
 

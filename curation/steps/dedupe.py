@@ -272,11 +272,8 @@ class Dedupe(GlobalStep):
         return kept, rejected
 
     def write_report(self, path: Path, records, labels, n_old, old_ids) -> None:
-        new_labels = labels[n_old:]
-        counts = np.bincount(labels)
-        order = sorted({int(x) for x in new_labels if counts[x] > 1}, key=lambda x: (-counts[x], x))
         clusters = []
-        for label in order[: self.config.report_clusters]:
+        for label in largest_labels(labels, labels[n_old:], self.config.report_clusters):
             members = []
             for row in np.flatnonzero(labels == label):
                 if row < n_old:
@@ -286,6 +283,13 @@ class Dedupe(GlobalStep):
                 members.append((r["source"], r["id"], mh.record_text(r, self.config.key, self.config.field)))
             clusters.append(members)
         write_cluster_report(path, self.config, clusters)
+
+
+def largest_labels(labels: np.ndarray, of_new: np.ndarray, k: int) -> list[int]:
+    """The report's clusters: the k largest (ties by label) among those holding a record of this run
+    (`of_new`, their labels), both executors alike."""
+    counts = np.bincount(labels)
+    return sorted({int(x) for x in of_new if counts[x] > 1}, key=lambda x: (-counts[x], x))[:k]
 
 
 def write_cluster_report(path: Path, config: DedupeConfig, clusters: list[list[tuple[str, str, str]]]) -> None:
