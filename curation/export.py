@@ -1,5 +1,9 @@
 """Export: one Hugging Face dataset config per training stage, with a dataset card, charts and other formats.
 
+The mixture's rows are first written as the parquet shards of data/ (by the executor, where the records are);
+everything else is made from those files, streamed, so the export never needs a split in memory and gives
+the same bytes whichever executor wrote the shards.
+
 Layout of the output folder:
   README.md                          dataset card; its YAML front matter declares one config per stage,
                                      so `datasets.load_dataset(out, "stage1")` works
@@ -12,6 +16,8 @@ Layout of the output folder:
 from __future__ import annotations
 
 import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +28,10 @@ import yaml
 
 from .mixture import StageMix
 from .recipe.model import Export
-from .record import ARROW_SCHEMA, to_table
+from .record import ARROW_SCHEMA, from_table, to_table
 from .stats import compute_stats, plot_stats
 from .steps.base import Record
-from .workdir import fingerprint
+from .workdir import SHARD_ROWS, file_digest, fingerprint
 
 SPLITS = ("train", "validation")
 
@@ -62,70 +68,122 @@ def alpaca_row(rec: Record) -> dict[str, Any]:
 ROW_FORMATS = {"openai": openai_row, "alpaca": alpaca_row}
 
 
-def _write_shards(table: pa.Table, folder: Path, split: str, shard_size: int) -> list[str]:
-    n = max(1, -(-table.num_rows // shard_size))
-    names = []
-    for k in range(n):
-        name = f"{split}-{k:05d}-of-{n:05d}.parquet"
-        pq.write_table(table.slice(k * shard_size, shard_size), folder / name, compression="zstd")
-        names.append(name)
-    return names
-
-
-def _save_to_disk(tables: dict[str, pa.Table], folder: Path) -> None:
-    import datasets
-
-    # an explicit fingerprint from the content keeps save_to_disk byte-identical across runs
-    dd = datasets.DatasetDict({
-        split: datasets.Dataset(t, fingerprint=fingerprint("export", folder.name, split, t.num_rows,
-                                                           t.column("id").to_pylist()))
-        for split, t in tables.items()
-    })
-    shown = datasets.is_progress_bar_enabled()
-    datasets.disable_progress_bars()  # the run has its own progress display
-    try:
-        dd.save_to_disk(str(folder))
-    finally:
-        if shown:
-            datasets.enable_progress_bars()
-
-
-def _write_jsonl(records: list[Record], path: Path, fmt: str) -> None:
-    row = ROW_FORMATS[fmt]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as fh:
-        for rec in records:
-            fh.write(orjson.dumps(row(rec), option=orjson.OPT_APPEND_NEWLINE))
-
-
-def export_stages(mixes: dict[str, StageMix], out: Path, cfg: Export, *, title: str, description: str | None,
-                  licenses: dict[str, str | None], curated: pa.Table | None) -> dict[str, Any]:
-    """Write every stage; returns per-stage statistics for the manifest."""
+def clear(out: Path) -> None:
     for sub in ("data", "disk", "jsonl", "charts"):
         shutil.rmtree(out / sub, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
+
+
+def parts_of(rows: int, shard_size: int) -> int:
+    return max(1, -(-rows // shard_size))
+
+
+def part_path(out: Path, stage: str, split: str, k: int, n: int) -> Path:
+    return out / "data" / stage / f"{split}-{k:05d}-of-{n:05d}.parquet"
+
+
+def write_part(records: list[Record], replay: Iterable[bool], replay_from: str | None, path: Path) -> None:
+    """One shard of a split; replayed records say which stage they were replayed from."""
+    marked = [{**r, "meta": {**r.get("meta", {}), "replay_from": replay_from}} if again else r
+              for r, again in zip(records, replay)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(to_table(marked), path, compression="zstd")
+
+
+def write_mixture(mixes: dict[str, StageMix], records: list[Record], out: Path, shard_size: int) -> None:
+    """The mixture's shards from records in memory (the local executor's gather)."""
+    for name, mix in mixes.items():
+        for split, (rows, replay) in mix.splits().items():
+            n = parts_of(len(rows), shard_size)
+            for k in range(n):
+                part = slice(k * shard_size, (k + 1) * shard_size)
+                write_part([records[i] for i in rows[part]], replay[part], mix.replay_from,
+                           part_path(out, name, split, k, n))
+
+
+def split_files(out: Path, stage: str, split: str) -> list[Path]:
+    return sorted((out / "data" / stage).glob(f"{split}-*.parquet"))
+
+
+def batches(files: list[Path], rows: int | None = None) -> Iterator[pa.Table]:
+    """The files' records as tables, in order; with `rows`, every table but the last has exactly that many
+    rows (in one chunk), so what is written from them does not depend on how the files were cut."""
+    held: list[pa.RecordBatch] = []
+    count = 0
+    for path in files:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=rows or 65_536):
+            if rows is None:
+                yield pa.Table.from_batches([batch])
+                continue
+            held.append(batch)
+            count += batch.num_rows
+            while count >= rows:
+                table = pa.Table.from_batches(held).combine_chunks()
+                yield table.slice(0, rows)
+                rest = table.slice(rows)
+                held, count = rest.to_batches(), rest.num_rows
+    if rows is not None and count:
+        yield pa.Table.from_batches(held, schema=ARROW_SCHEMA).combine_chunks()
+
+
+def _save_to_disk(files: dict[str, list[Path]], folder: Path) -> None:
+    """`DatasetDict.save_to_disk` over memory-mapped copies of the shards, so no split is loaded whole."""
+    import datasets
+    from datasets.table import MemoryMappedTable
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder.parent, prefix=".arrow-") as scratch:
+        splits = {}
+        for split, paths in files.items():
+            arrow = str(Path(scratch) / f"{split}.arrow")
+            with pa.OSFile(arrow, "wb") as sink, pa.ipc.new_stream(sink, ARROW_SCHEMA) as stream:
+                for table in batches(paths):
+                    stream.write_table(table)
+            # a fingerprint from the content keeps save_to_disk byte-identical across runs and executors
+            fp = fingerprint("export", folder.name, split, [file_digest(p) for p in paths])
+            splits[split] = datasets.Dataset(MemoryMappedTable.from_file(arrow), fingerprint=fp)
+        shown = datasets.is_progress_bar_enabled()
+        datasets.disable_progress_bars()  # the run has its own progress display
+        try:
+            datasets.DatasetDict(splits).save_to_disk(str(folder))
+        finally:
+            if shown:
+                datasets.enable_progress_bars()
+        del splits
+
+
+def _write_jsonl(files: list[Path], path: Path, fmt: str) -> None:
+    row = ROW_FORMATS[fmt]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        for table in batches(files):
+            fh.write(b"".join(orjson.dumps(row(rec), option=orjson.OPT_APPEND_NEWLINE) for rec in from_table(table)))
+
+
+def _write_curated(parts: list[Path], path: Path) -> None:
+    with pq.ParquetWriter(path, ARROW_SCHEMA, compression="zstd") as writer:
+        for table in batches(parts, SHARD_ROWS):
+            writer.write_table(table)
+
+
+def export_stages(mixes: dict[str, StageMix], out: Path, cfg: Export, title: str, description: str | None,
+                  licenses: dict[str, str | None], curated: list[Path] | None) -> dict[str, Any]:
+    """Everything but the shards, from the shards (and `curated`: the final records' parquet files); returns
+    per-stage statistics for the manifest."""
     configs, stats = [], {}
     for name, mix in mixes.items():
-        splits = {s: recs for s, recs in (("train", mix.train), ("validation", mix.validation)) if recs}
-        if not splits:
-            splits = {"train": []}
-        folder = out / "data" / name
-        folder.mkdir(parents=True, exist_ok=True)
-        tables = {s: to_table(recs) if recs else ARROW_SCHEMA.empty_table() for s, recs in splits.items()}
-        data_files = []
-        for split, table in tables.items():
-            _write_shards(table, folder, split, cfg.shard_size)
-            data_files.append({"split": split, "path": f"data/{name}/{split}-*.parquet"})
-        configs.append({"config_name": name, "data_files": data_files})
-        _save_to_disk(tables, out / "disk" / name)
+        files = {split: split_files(out, name, split) for split in mix.split_sizes()}
+        configs.append({"config_name": name, "data_files": [{"split": split, "path": f"data/{name}/{split}-*.parquet"}
+                                                            for split in files]})
+        _save_to_disk(files, out / "disk" / name)
         for fmt in cfg.formats:
-            for split, recs in splits.items():
-                _write_jsonl(recs, out / "jsonl" / name / f"{split}.{fmt}.jsonl", fmt)
-        stats[name] = {split: compute_stats(t) for split, t in tables.items()}
-        if cfg.charts and tables["train"].num_rows:
-            plot_stats(tables["train"], out / "charts" / name)
+            for split, paths in files.items():
+                _write_jsonl(paths, out / "jsonl" / name / f"{split}.{fmt}.jsonl", fmt)
+        stats[name] = {split: compute_stats(paths) for split, paths in files.items()}
+        if cfg.charts and mix.report["train"]:
+            plot_stats(files["train"], out / "charts" / name)
     if curated is not None:
-        pq.write_table(curated, out / "curated.parquet", compression="zstd")
+        _write_curated(curated, out / "curated.parquet")
     card = dataset_card(title, description, configs, mixes, stats, licenses, cfg)
     (out / "README.md").write_text(card, encoding="utf-8")
     return stats
@@ -157,7 +215,7 @@ def dataset_card(title: str, description: str | None, configs: list[dict[str, An
     for name, mix in mixes.items():
         st = stats[name]
         parts += [f"## Stage `{name}`", "",
-                  f"{len(mix.train):,} training and {len(mix.validation):,} validation records"
+                  f"{mix.report['train']:,} training and {mix.report['validation']:,} validation records"
                   + (f", of which {mix.replayed:,} replayed from an earlier stage" if mix.replayed else "")
                   + (f"; {mix.shortfall:,} short of the target size (upsampling cap)" if mix.shortfall else "") + ".",
                   ""]
@@ -175,7 +233,7 @@ def dataset_card(title: str, description: str | None, configs: list[dict[str, An
         if train.get("words"):
             w = train["words"]
             parts += [f"Length in words: median {w['p50']:g}, 90th percentile {w['p90']:g}, max {w['max']:,}.", ""]
-        if cfg.charts and len(mix.train):
+        if cfg.charts and mix.report["train"]:
             parts += [f"![languages](charts/{name}/lang.png) ![sources](charts/{name}/source.png) "
                       f"![lengths](charts/{name}/length_words.png)", ""]
     return "\n".join(parts)

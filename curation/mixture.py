@@ -6,16 +6,22 @@ share of the stage size: languages get shares ∝ (weighted count)^(1/T) and, wi
 share by weight × count; `epochs` fixes a source's count instead. A cell never exceeds `max_upsample`
 passes over its records; what a capped cell cannot take goes to the cells that can (water-filling).
 Every random choice is seeded by the recipe seed and the cell's name, so a re-run gives the same mix.
+
+A mix is planned from row numbers alone (which cell each selected record falls in), never from the records:
+an executor finds the cells where the records are, plans in one place, and gathers the rows where they are,
+so the result is the same whichever executor (and however many workers) built it.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import polars as pl
+import pyarrow as pa
 
 from .recipe.model import Stage, in_scope
 from .record import dotted
@@ -41,13 +47,36 @@ class CellPlan:
 
 @dataclass
 class StageMix:
+    """A stage's mix as row numbers into the final records, in output order; `replay` marks the training rows
+    replayed from `replay_from`. `without_rows()` is what an executor sends back to the driver."""
+
     name: str
-    train: list[Record]
-    validation: list[Record]
+    train: np.ndarray
+    replay: np.ndarray
+    validation: np.ndarray
     cells: list[CellPlan]
+    replay_from: str | None = None
     replayed: int = 0
     shortfall: int = 0
     report: dict[str, Any] = field(default_factory=dict)
+
+    def splits(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """The splits to export with their rows and replay marks: validation only when it holds records."""
+        out = {"train": (self.train, self.replay)}
+        if len(self.validation):
+            out["validation"] = (self.validation, np.zeros(len(self.validation), dtype=bool))
+        return out
+
+    def split_sizes(self) -> dict[str, int]:
+        sizes = {"train": self.report["train"]}
+        return {**sizes, "validation": self.report["validation"]} if self.report["validation"] else sizes
+
+    def without_rows(self) -> StageMix:
+        none = np.zeros(0, dtype=np.int64)
+        return replace(self, train=none, replay=none.astype(bool), validation=none)
+
+
+SELECTED = pa.schema([("stage", pa.int32()), ("source", pa.string()), ("lang", pa.string()), ("row", pa.int64())])
 
 
 def rng_for(seed: int, *parts: str) -> np.random.Generator:
@@ -112,32 +141,49 @@ def cell_targets(cells: dict[Cell, int], stage: Stage, size: int) -> tuple[dict[
             capped.add(c)
 
 
-def take(records: list[Record], k: int, rng: np.random.Generator) -> list[Record]:
-    """k records: whole passes over all of them, then a sample without replacement for the remainder."""
-    n = len(records)
+def take(pool: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k rows: whole passes over the pool, then a sample without replacement for the remainder."""
+    n = len(pool)
     if n == 0 or k <= 0:
-        return []
+        return pool[:0]
     full, rest = divmod(k, n)
-    picked = list(records) * full
-    picked += [records[i] for i in sorted(rng.choice(n, size=rest, replace=False))]
-    return picked
+    return np.concatenate([np.tile(pool, full), pool[np.sort(rng.choice(n, size=rest, replace=False))]])
 
 
-def mix_stage(name: str, stage: Stage, records: list[Record], *, seed: int, tags_of: dict[str, list[str]],
+def selected_rows(stages: dict[str, Stage], records: list[Record], tags_of: dict[str, list[str]],
+                  first_row: int = 0) -> pa.Table:
+    """Which stage selects which record, by cell: all the mixture needs to know of the records, so it can be
+    worked out where the records are (a shard at a time) and planned from row numbers alone."""
+    cols: dict[str, list[Any]] = {"stage": [], "source": [], "lang": [], "row": []}
+    for k, rec in enumerate(records):
+        for s, stage in enumerate(stages.values()):
+            if selects(stage, rec, tags_of):
+                cols["stage"].append(s)
+                cols["source"].append(rec["source"])
+                cols["lang"].append(rec.get("lang") or "unknown")
+                cols["row"].append(first_row + k)
+    return pa.table(cols, schema=SELECTED)
+
+
+def cell_members(selected: pl.DataFrame, stage: int) -> dict[Cell, np.ndarray]:
+    """Each cell's rows, ascending: the order the local executor meets them in."""
+    rows = selected.filter(pl.col("stage") == stage).sort("row")
+    groups = rows.partition_by(["source", "lang"], as_dict=True, maintain_order=True)
+    return {(str(k[0]), str(k[1])): g["row"].to_numpy().astype(np.int64) for k, g in sorted(groups.items())}
+
+
+def mix_stage(name: str, stage: Stage, members: dict[Cell, np.ndarray], *, seed: int,
               earlier: dict[str, StageMix]) -> StageMix:
-    groups: dict[Cell, list[Record]] = defaultdict(list)
-    for rec in records:
-        if selects(stage, rec, tags_of):
-            groups[(rec["source"], rec.get("lang") or "unknown")].append(rec)
-    plans = {c: CellPlan(c[0], c[1], len(rs)) for c, rs in sorted(groups.items())}
-    validation: list[Record] = []
-    pools: dict[Cell, list[Record]] = {}
-    for c, rs in sorted(groups.items()):
-        v = int(round(stage.validation * len(rs))) if len(rs) > 1 else 0
-        order = rng_for(seed, name, "validation", *c).permutation(len(rs))
-        held = set(order[:v].tolist())
-        validation += [rs[i] for i in sorted(held)]
-        pools[c] = [r for i, r in enumerate(rs) if i not in held]
+    plans = {c: CellPlan(c[0], c[1], len(rows)) for c, rows in sorted(members.items())}
+    validation: list[np.ndarray] = []
+    pools: dict[Cell, np.ndarray] = {}
+    for c, rows in sorted(members.items()):
+        v = int(round(stage.validation * len(rows))) if len(rows) > 1 else 0
+        order = rng_for(seed, name, "validation", *c).permutation(len(rows))
+        held = np.zeros(len(rows), dtype=bool)
+        held[order[:v]] = True
+        validation.append(rows[held])
+        pools[c] = rows[~held]
         plans[c].validation = v
 
     by_epochs = {c for c in pools if c[0] in stage.epochs}
@@ -155,28 +201,29 @@ def mix_stage(name: str, stage: Stage, records: list[Record], *, seed: int, tags
     targets.update(counts)
     capped |= capped_rest
 
-    train: list[Record] = []
+    picked = []
     for c in sorted(pools):
-        picked = take(pools[c], targets.get(c, 0), rng_for(seed, name, "train", *c))
-        plans[c].target, plans[c].taken, plans[c].capped = targets.get(c, 0), len(picked), c in capped
-        train += picked
+        rows = take(pools[c], targets.get(c, 0), rng_for(seed, name, "train", *c))
+        plans[c].target, plans[c].taken, plans[c].capped = targets.get(c, 0), len(rows), c in capped
+        picked.append(rows)
+    train = np.concatenate(picked) if picked else np.zeros(0, dtype=np.int64)
     wanted = stage.size if stage.size else len(train)
     shortfall = max(0, wanted - len(train))
 
+    replay = np.zeros(len(train), dtype=bool)
     replayed = 0
     if stage.replay:
         source_train = earlier[stage.replay.stage].train
         k = int(round(len(train) * stage.replay.fraction / (1 - stage.replay.fraction)))
         k = min(k, len(source_train))
-        rng = rng_for(seed, name, "replay")
-        for i in sorted(rng.choice(len(source_train), size=k, replace=False)) if k else []:
-            rec = source_train[i]
-            train.append({**rec, "meta": {**rec.get("meta", {}), "replay_from": stage.replay.stage}})
+        chosen = np.sort(rng_for(seed, name, "replay").choice(len(source_train), size=k, replace=False)) if k else []
+        train = np.concatenate([train, source_train[np.asarray(chosen, dtype=np.int64)]])
+        replay = np.concatenate([replay, np.ones(k, dtype=bool)])
         replayed = k
 
     order = rng_for(seed, name, "shuffle").permutation(len(train))
-    train = [train[i] for i in order]
-    mix = StageMix(name, train, validation, list(plans.values()), replayed, shortfall)
+    mix = StageMix(name, train[order].astype(np.int64), replay[order], np.concatenate(validation or [train[:0]]),
+                   list(plans.values()), stage.replay.stage if stage.replay else None, replayed, shortfall)
     mix.report = stage_report(mix, stage)
     return mix
 
@@ -201,9 +248,10 @@ def stage_report(mix: StageMix, stage: Stage) -> dict[str, Any]:
     }
 
 
-def mix_all(stages: dict[str, Stage], records: list[Record], *, seed: int,
-            tags_of: dict[str, list[str]]) -> dict[str, StageMix]:
+def mix_all(stages: dict[str, Stage], selected: pa.Table, *, seed: int) -> dict[str, StageMix]:
+    """Every stage's mix from `selected_rows` (of all the records, in any order)."""
+    frame = pl.from_arrow(selected)
     out: dict[str, StageMix] = {}
-    for name, stage in stages.items():
-        out[name] = mix_stage(name, stage, records, seed=seed, tags_of=tags_of, earlier=out)
+    for s, (name, stage) in enumerate(stages.items()):
+        out[name] = mix_stage(name, stage, cell_members(frame, s), seed=seed, earlier=out)
     return out

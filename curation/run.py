@@ -19,14 +19,13 @@ from . import __version__
 from .errors import MedcurateError
 from .executors import Executor, ExecutorConfig, make_executor
 from .executors.base import Progress
-from .executors.local import entry_records
-from .export import export_stages
+from .export import clear, export_stages
 from .io import reader as reader_module
 from .io.reader import SourceSpec
 from .ledger import Ledger
 from .mixture import mix_all
 from .recipe.load import LoadedRecipe
-from .record import from_table, to_table
+from .record import from_table
 from .steps import get_step
 from .steps.base import Record
 from .workdir import Entry, WorkDir, code_version, file_digest, fingerprint
@@ -111,7 +110,7 @@ def make_plan(loaded: LoadedRecipe) -> Plan:
                                  entry.sources, entry.tags))
     export = fingerprint("export", previous, recipe.model_dump(mode="json", include={"mixture", "export", "seed",
                                                                                       "name", "description"}),
-                         code_version(export_stages), code_version(mix_all))
+                         code_version(export_stages, mix_all))
     return Plan(sources, steps, export)
 
 
@@ -203,16 +202,18 @@ def run_recipe(loaded: LoadedRecipe, *, force: tuple[str, ...] = (), until: str 
             say("export cached")
             result.manifest = cached
             return result
-        records = runner.records(inputs) if runner is not None else entry_records(inputs)
+        total = sum(e.info()["records"] for e in inputs)
+        say(f"mixture of {len(recipe.mixture)} stage(s) over {total:,} records")
+        clear(loaded.output)
+        mixes = started().write_mixture(inputs, recipe.mixture, recipe.seed, tags_of, loaded.output,
+                                        recipe.export.shard_size)
+        licenses = {spec.source_name(): spec.license for spec in loaded.sources}
+        curated = [p for e in inputs for p in e.parts()] if recipe.export.curated else None
+        stats = started().call(export_stages, mixes, loaded.output, recipe.export, recipe.name, recipe.description,
+                               licenses, curated)
     finally:
         if runner is not None:
             runner.close()
-    say(f"mixture of {len(recipe.mixture)} stage(s) over {len(records):,} records")
-    mixes = mix_all(recipe.mixture, records, seed=recipe.seed, tags_of=tags_of)
-    licenses = {spec.source_name(): spec.license for spec in loaded.sources}
-    curated = to_table(records) if recipe.export.curated else None
-    stats = export_stages(mixes, loaded.output, recipe.export, title=recipe.name, description=recipe.description,
-                          licenses=licenses, curated=curated)
     _write_run_rejects(plan, loaded.output / "rejects.jsonl")
     result.manifest = build_manifest(loaded, plan, result.ledger, mixes, stats)
     manifest = orjson.dumps(result.manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)

@@ -33,17 +33,19 @@ def _counts(df: pl.DataFrame, col: str) -> dict[str, int]:
     return {str(k): int(v) for k, v in out.iter_rows()}
 
 
-def with_lengths(table: pa.Table) -> pl.DataFrame:
-    df = pl.from_arrow(table)
-    return df.with_columns(content_expr().alias("_content")).with_columns(
-        pl.col("_content").str.len_chars().alias("chars"),
-        pl.col("_content").str.count_matches(WORD).alias("words"),
-        pl.col("lang").fill_null("unknown"),
-    )
+def lengths(data: pa.Table | list[Path]) -> pl.DataFrame:
+    """Source, language, task and length of each record; from parquet files, only the columns this needs are
+    read, and the texts are dropped once measured."""
+    frame = pl.scan_parquet(data) if isinstance(data, list) else pl.from_arrow(data).lazy()
+    content = pl.col("_content")
+    return frame.select("source", pl.col("lang").fill_null("unknown"), "task",
+                        content_expr().alias("_content")).select(
+        "source", "lang", "task", content.str.len_chars().alias("chars"),
+        content.str.count_matches(WORD).alias("words")).collect()
 
 
-def compute_stats(table: pa.Table) -> dict[str, Any]:
-    df = with_lengths(table)
+def compute_stats(data: pa.Table | list[Path]) -> dict[str, Any]:
+    df = lengths(data)
     return {
         "records": df.height,
         "by_source": _counts(df, "source"),
@@ -73,7 +75,7 @@ def reject_report(rejects: list[dict[str, Any]], examples: int = 2) -> dict[str,
     return {step: dict(sorted(v.items(), key=lambda kv: -kv[1]["count"])) for step, v in report.items()}
 
 
-def plot_stats(table: pa.Table, out_dir: str | Path) -> list[Path]:
+def plot_stats(data: pa.Table | list[Path], out_dir: str | Path) -> list[Path]:
     """PNG charts: language, source and task mix, and length histograms."""
     import matplotlib
 
@@ -82,7 +84,7 @@ def plot_stats(table: pa.Table, out_dir: str | Path) -> list[Path]:
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    df = with_lengths(table)
+    df = lengths(data)
     written = []
     for col, title in (("lang", "Records by language"), ("source", "Records by source"), ("task", "Records by task")):
         counts = _counts(df, col)

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from curation.mixture import largest_remainder, mix_all, mix_stage
+from curation.mixture import largest_remainder, mix_all, selected_rows
 from curation.recipe.model import Stage
 
 QUESTIONS = {
@@ -24,8 +24,13 @@ def records(source: str, lang: str, n: int, task: str = "instruction", **meta) -
             for i in range(n)]
 
 
+def mix_stages(stages: dict[str, Stage], recs: list[dict], seed: int = 1, tags_of: dict | None = None):
+    """Planned as an executor plans: from which cell each record falls in, by row number."""
+    return mix_all(stages, selected_rows(stages, recs, tags_of or {}), seed=seed)
+
+
 def mix(stage: dict, recs: list[dict], seed: int = 1, tags_of: dict | None = None):
-    return mix_stage("s", Stage(**stage), recs, seed=seed, tags_of=tags_of or {}, earlier={})
+    return mix_stages({"s": Stage(**stage)}, recs, seed, tags_of)["s"]
 
 
 def taken(m) -> dict[tuple[str, str], int]:
@@ -38,10 +43,11 @@ def test_largest_remainder_sums_exactly():
 
 
 def test_weights_share_the_target_size_within_a_language():
-    m = mix({"size": 400, "weights": {"a": 3}, "max_upsample": 5}, records("a", "en", 100) + records("b", "en", 100))
+    recs = records("a", "en", 100) + records("b", "en", 100)
+    m = mix({"size": 400, "weights": {"a": 3}, "max_upsample": 5}, recs)
     assert taken(m) == {("a", "en"): 300, ("b", "en"): 100}
     assert len(m.train) == 400 and m.shortfall == 0
-    counts = Counter(r["id"] for r in m.train if r["source"] == "a")
+    counts = Counter(recs[i]["id"] for i in m.train if recs[i]["source"] == "a")
     assert set(counts.values()) == {3}  # whole passes, not a skewed sample
 
 
@@ -83,23 +89,24 @@ def test_epochs_fix_a_source_count_and_respect_the_cap():
 def test_validation_is_stratified_and_disjoint_from_training():
     recs = records("a", "en", 200) + records("a", "zh", 50) + records("b", "ar", 100)
     m = mix({"validation": 0.1, "max_upsample": 2, "size": 700}, recs)
-    per_cell = Counter((r["source"], r["lang"]) for r in m.validation)
+    per_cell = Counter((recs[i]["source"], recs[i]["lang"]) for i in m.validation)
     assert per_cell == {("a", "en"): 20, ("a", "zh"): 5, ("b", "ar"): 10}
-    assert not {r["id"] for r in m.validation} & {r["id"] for r in m.train}
+    assert len(set(m.validation.tolist())) == len(m.validation)
+    assert not set(m.validation.tolist()) & set(m.train.tolist())
 
 
 def test_replay_adds_the_stated_share_of_earlier_training_records():
     recs = records("general", "en", 300) + records("mcq", "es", 90, "mcq")
     tags = {"general": ["qa"], "mcq": ["exam"]}
-    mixes = mix_all({"stage1": Stage(tags=["qa"]),
-                     "stage2": Stage(tags=["exam"], replay={"stage": "stage1", "fraction": 0.1})},
-                    recs, seed=5, tags_of=tags)
+    mixes = mix_stages({"stage1": Stage(tags=["qa"]),
+                        "stage2": Stage(tags=["exam"], replay={"stage": "stage1", "fraction": 0.1})},
+                       recs, seed=5, tags_of=tags)
     s2 = mixes["stage2"]
-    replayed = [r for r in s2.train if r["meta"].get("replay_from") == "stage1"]
-    assert len(replayed) == s2.replayed == 10 and len(s2.train) == 100
-    stage1_ids = {r["id"] for r in mixes["stage1"].train}
-    assert {r["id"] for r in replayed} <= stage1_ids
-    assert all("replay_from" not in r["meta"] for r in mixes["stage1"].train)  # the earlier stage is untouched
+    replayed = s2.train[s2.replay]
+    assert len(replayed) == s2.replayed == 10 and len(s2.train) == 100 and s2.replay_from == "stage1"
+    assert set(replayed.tolist()) <= set(mixes["stage1"].train.tolist())
+    assert {recs[i]["source"] for i in s2.train[~s2.replay]} == {"mcq"}
+    assert not mixes["stage1"].replay.any()  # the earlier stage is untouched
 
 
 def test_filters_by_task_language_and_score():
@@ -116,6 +123,5 @@ def test_same_seed_same_mix_and_another_seed_another():
     recs = records("a", "en", 100) + records("b", "zh", 40)
     stage = {"size": 150, "temperature": 2.0, "max_upsample": 3, "validation": 0.1}
     one, two, other = mix(stage, recs, seed=9), mix(stage, recs, seed=9), mix(stage, recs, seed=10)
-    assert [r["id"] for r in one.train] == [r["id"] for r in two.train]
-    assert [r["id"] for r in one.validation] == [r["id"] for r in two.validation]
-    assert [r["id"] for r in one.train] != [r["id"] for r in other.train]
+    assert one.train.tolist() == two.train.tolist() and one.validation.tolist() == two.validation.tolist()
+    assert one.train.tolist() != other.train.tolist()

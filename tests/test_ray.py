@@ -98,7 +98,10 @@ def corpus_recipe(folder: Path, n: int) -> Path:
               "steps": [{"step": "normalize"}, {"step": "langid"}, {"step": "pii"},
                         {"step": "dedupe", "config": {"threshold": 0.8, "report": str(folder / "clusters.md"),
                                                       "report_clusters": 5}}],
-              "mixture": {"stage1": {"validation": 0.05}}}
+              "mixture": {"stage1": {"validation": 0.05},
+                          "stage2": {"langs": ["es", "zh", "ar"], "temperature": 2.0, "size": 30_000,
+                                     "max_upsample": 2, "replay": {"stage": "stage1", "fraction": 0.1}}},
+              "export": {"shard_size": 4000, "formats": ["openai", "alpaca"]}}
     path = folder / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path
@@ -150,7 +153,11 @@ def test_a_worker_killed_mid_step_loses_and_duplicates_nothing(tmp_path):
     ledger = on_ray.ledger.to_dict()
     assert ledger == local.ledger.to_dict()
     assert ledger["read:corpus"]["rejected"] == 3 and ledger["dedupe"]["rejected"] > 2000
+    # the mixture, planned and gathered on the workers: shards, upsampled and replayed rows, as locally
     assert tree_digest(tmp_path / "out-ray") == tree_digest(tmp_path / "out-local")
+    stages = on_ray.manifest["stages"]
+    assert len(list((tmp_path / "out-ray" / "data" / "stage1").glob("train-*.parquet"))) > 5
+    assert stages["stage2"]["replayed"] > 0 and max(c["passes"] for c in stages["stage2"]["cells"]) > 1
 
 
 def index_recipe(folder: Path, lines: list[str], index: Path) -> Path:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from ..steps.base import Record, Step
+from ..steps.base import Step
 from ..workdir import Entry, WorkDir
 
 if TYPE_CHECKING:
+    from ..mixture import StageMix
+    from ..recipe.model import Stage
     from ..run import PlannedSource, PlannedStep
 
+T = TypeVar("T")
 Progress = Callable[[str, int], Callable[[int], None]]
 
 
@@ -25,7 +29,12 @@ class Executor(Protocol):
         """Apply `step` to the records of `inputs` (in order) and commit its entry; records out of the step's
         scope pass through after the ones it saw."""
 
-    def records(self, inputs: list[Entry]) -> list[Record]:
-        """The records of `inputs`, in order, on this process (for the mixture and export)."""
+    def write_mixture(self, inputs: list[Entry], stages: dict[str, Stage], seed: int, tags_of: dict[str, list[str]],
+                      out: Path, shard_size: int) -> dict[str, StageMix]:
+        """Plan every stage's mix over the records of `inputs` and write its shards under `out`/data; returns
+        the plans without their rows."""
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` where the data is: here, or on a worker (so the driver never holds the export)."""
 
     def close(self) -> None: ...

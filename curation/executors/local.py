@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from ..export import write_mixture
 from ..io.reader import read_batches
 from ..io.writers import ParquetWriter
 from ..ledger import Ledger
+from ..mixture import StageMix, mix_all, selected_rows
 from ..pipeline import run_steps
+from ..recipe.model import Stage
 from ..record import from_table, to_table
 from ..steps.base import Record, Step
 from ..workdir import SHARD_ROWS, Entry, WorkDir
-from .base import Progress
+from .base import Progress, T
 from .shards import Scope
 
 if TYPE_CHECKING:
@@ -84,6 +89,16 @@ class LocalExecutor:
         out, entry = run_in_process(planned, step, self.records(inputs), work, tags_of, workers, progress)
         self._last = ([entry], out)
         return entry
+
+    def write_mixture(self, inputs: list[Entry], stages: dict[str, Stage], seed: int, tags_of: dict[str, list[str]],
+                      out: Path, shard_size: int) -> dict[str, StageMix]:
+        records = self.records(inputs)
+        mixes = mix_all(stages, selected_rows(stages, records, tags_of), seed=seed)
+        write_mixture(mixes, records, out, shard_size)
+        return {name: mix.without_rows() for name, mix in mixes.items()}
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        return fn(*args)
 
     def close(self) -> None:
         self._last = None

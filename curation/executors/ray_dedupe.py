@@ -17,7 +17,6 @@ with the number of duplicates either.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +40,7 @@ from ..steps.dedupe import (
 from ..workdir import Entry, WorkDir
 from .base import Progress
 from .shards import Rejected, Scope, Shard, ShardWorker, shards_of
+from .stored import Stored
 
 if TYPE_CHECKING:
     from ..run import PlannedStep
@@ -49,30 +49,6 @@ if TYPE_CHECKING:
 
 PAIRS = {"a": pl.Int64, "b": pl.Int64}
 SCORED = {**PAIRS, "sim": pl.Float32}
-
-
-@dataclass(frozen=True)
-class Stored:
-    """Tables or a value in Ray's object store, handed on by reference: the worker that needs them fetches
-    them itself, so the driver passes them along without holding them."""
-
-    refs: tuple[Any, ...]
-
-    def get(self) -> Any:
-        import ray
-
-        return ray.get(self.refs[0])
-
-    def table(self) -> pa.Table | None:
-        """The stored Arrow tables as one (None when they hold no rows)."""
-        import ray
-
-        tables = [t for t in ray.get(list(self.refs)) if t.num_rows]
-        return pa.concat_tables(tables) if tables else None
-
-    def frame(self, schema: dict[str, Any] | None = None) -> pl.DataFrame:
-        table = self.table()
-        return pl.from_arrow(table) if table is not None else pl.DataFrame(schema=schema)
 
 
 class SignatureWorker:

@@ -1,8 +1,8 @@
 """The Ray executor: per-record and sharded steps as Ray Data `map_batches` over work-dir shards, dedupe as
 signature maps plus Ray Data group-bys, LLM requests through a pool of async actors sharing one rate limit.
 
-The driver handles paths, counts and (for dedupe) the duplicate pairs, never the records of a step that
-runs sharded, so its memory does not grow with the data. The work dir must be reachable from every node
+The driver handles paths, counts and object refs, never the records of a step that runs sharded, of the
+mixture or of the export, so its memory does not grow with the data. The work dir must be reachable from every node
 (one machine, or a shared or network filesystem).
 """
 
@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MedcurateError
 from ..ledger import Ledger
+from ..mixture import StageMix
+from ..recipe.model import Stage
 from ..steps.base import Record, RecordStep, ShardedStep, Step
 from ..workdir import Entry, Pending, WorkDir
-from .base import Progress
+from .base import Progress, T
 from .local import entry_records, read_source, run_in_process
 from .shards import Scope, Shard, ShardWorker, shards_of
 
@@ -58,6 +62,15 @@ class RayExecutor:
 
     def records(self, inputs: list[Entry]) -> list[Record]:
         return entry_records(inputs)
+
+    def write_mixture(self, inputs: list[Entry], stages: dict[str, Stage], seed: int, tags_of: dict[str, list[str]],
+                      out: Path, shard_size: int) -> dict[str, StageMix]:
+        from .ray_mixture import write_mixture
+
+        return write_mixture(self, inputs, stages, seed, tags_of, out, shard_size)
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        return self.ray.get(self.ray.remote(fn).remote(*args))
 
     def run_step(self, planned: PlannedStep, step: Step, inputs: list[Entry], work: WorkDir,
                  tags_of: dict[str, list[str]], workers: int, progress: Progress | None) -> Entry:
