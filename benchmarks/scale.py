@@ -2,12 +2,14 @@
 
 Run: .venv/bin/python benchmarks/scale.py [--sizes 250000,500000,1000000] [--local-sizes 1000000] [--cpus 2]
 
-Each run is a fresh `medcurate run --until decontaminate` (read → normalize → pii → dedupe → decontaminate,
-nothing cached) in its own process, the driver. Reports wall time, the driver's peak resident memory (that
-process alone, sampled every 0.1 s: Ray's workers are other processes; also its private part, without the
-shared libraries and object-store pages it maps) and records per second, then Ray's
-time over local's at each size both ran (target: within 1.5x) and the driver's memory across sizes (target:
-flat on Ray). The ledgers of the two executors are compared too: they must be equal.
+Each run is a fresh `medcurate run` of the whole recipe (read → normalize → pii → dedupe → decontaminate,
+then a two-stage mixture with validation, upsampling and replay, and the export: parquet shards,
+`save_to_disk`, statistics, charts, curated.parquet; nothing cached) in its own process, the driver.
+Reports wall time, the driver's peak resident memory (that process alone, sampled every 0.1 s: Ray's
+workers are other processes; also its private part, without the shared libraries and object-store pages
+it maps) and records per second, then Ray's time over local's at each size both ran (target: within 1.5x)
+and the driver's memory across sizes (target: flat on Ray). The ledgers and the exported files of the two
+executors are compared too: they must be equal.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import time
 from pathlib import Path
 
 import orjson
+import xxhash
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +39,10 @@ def recipe(executor: str, cpus: int) -> dict:
         "sources": [{"path": "records.jsonl", "license": "CC-BY-4.0", "tags": ["qa"]}],
         "steps": [{"step": "normalize"}, {"step": "pii"}, {"step": "dedupe", "config": {"workers": cpus}},
                   {"step": "decontaminate", "config": {"benchmarks": [str(ROOT / "recipes/eval/med_mcq.jsonl")]}}],
-        "mixture": {"stage1": {"validation": 0.01}},
+        "mixture": {"stage1": {"validation": 0.01},
+                    "stage2": {"langs": ["es", "zh", "ar"], "temperature": 2.0, "max_upsample": 2,
+                               "replay": {"stage": "stage1", "fraction": 0.1}}},
+        "export": {"shard_size": 50_000},
     }
 
 
@@ -53,7 +59,7 @@ def resident(pid: int) -> tuple[int, int]:
 
 def driver_run(folder: Path, executor: str) -> tuple[float, float, float]:
     """Wall seconds, and the driver process's peak RSS and peak private (anonymous) memory in GB."""
-    cmd = [str(ROOT / ".venv" / "bin" / "medcurate"), "run", str(folder / f"recipe-{executor}.yaml"), "--until", LAST]
+    cmd = [str(ROOT / ".venv" / "bin" / "medcurate"), "run", str(folder / f"recipe-{executor}.yaml")]
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = [0, 0]
@@ -77,7 +83,8 @@ def driver_run(folder: Path, executor: str) -> tuple[float, float, float]:
 
 
 def step_seconds(folder: Path, executor: str, started: float) -> dict[str, float]:
-    """Each step's wall time, from when its work-dir entry (and the one before) was committed."""
+    """Each step's wall time, from when its work-dir entry (and the one before) was committed; the mixture
+    and export until the manifest, written last."""
     entries = sorted((folder / f"work-{executor}" / "steps").glob("[0-9]*"))
     reads = list((folder / f"work-{executor}" / "read").glob("*/done.json"))
     out, before = {}, max((p.stat().st_mtime for p in reads), default=started)
@@ -86,7 +93,13 @@ def step_seconds(folder: Path, executor: str, started: float) -> dict[str, float
         done = (entry / "done.json").stat().st_mtime
         out[entry.name.split("-")[1]] = done - before
         before = done
+    out["mixture+export"] = (folder / f"out-{executor}" / "manifest.json").stat().st_mtime - before
     return out
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): xxhash.xxh3_128_hexdigest(p.read_bytes())
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def ledger(folder: Path, executor: str) -> dict:
@@ -126,9 +139,14 @@ def main() -> None:
         if n in local_sizes:
             same = ledger(folder, "local") == ledger(folder, "ray")
             print(f"{n:,}: ledgers of local and ray {'equal' if same else 'DIFFER'}", flush=True)
+            local, ray = tree_digest(folder / "out-local"), tree_digest(folder / "out-ray")
+            print(f"{n:,}: exports of local and ray {'byte-identical' if local == ray else 'DIFFER'} "
+                  f"({len(ray)} files)", flush=True)
         for executor in ("local", "ray"):
-            shutil.rmtree(folder / f"work-{executor}", ignore_errors=True)
-    print(f"\nsteps: read, normalize, pii, dedupe, decontaminate; {args.cpus} CPUs for each executor")
+            for sub in (f"work-{executor}", f"out-{executor}"):
+                shutil.rmtree(folder / sub, ignore_errors=True)
+    print(f"\nsteps: read, normalize, pii, dedupe, decontaminate, mixture and export; {args.cpus} CPUs for each "
+          "executor")
     print("| records | executor | seconds | records/s | driver peak RSS | driver peak private |\n"
           "|---:|---|---:|---:|---:|---:|")
     print("\n".join(rows))
