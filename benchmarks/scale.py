@@ -32,11 +32,11 @@ DATA = ROOT / "benchmarks" / "_data" / "scale"
 LAST = "decontaminate"
 
 
-def recipe(executor: str, cpus: int) -> dict:
+def recipe(executor: str, cpus: int, records: Path) -> dict:
     return {
-        "name": "scale", "seed": 1, "work_dir": f"work-{executor}", "output": f"out-{executor}", "workers": cpus,
+        "name": "scale", "seed": 1, "work_dir": "work", "output": "out", "workers": cpus,
         "executor": {"type": executor, "num_cpus": cpus} if executor == "ray" else {"type": "local"},
-        "sources": [{"path": "records.jsonl", "license": "CC-BY-4.0", "tags": ["qa"]}],
+        "sources": [{"path": str(records), "license": "CC-BY-4.0", "tags": ["qa"]}],
         "steps": [{"step": "normalize"}, {"step": "pii"}, {"step": "dedupe", "config": {"workers": cpus}},
                   {"step": "decontaminate", "config": {"benchmarks": [str(ROOT / "recipes/eval/med_mcq.jsonl")]}}],
         "mixture": {"stage1": {"validation": 0.01},
@@ -59,7 +59,7 @@ def resident(pid: int) -> tuple[int, int]:
 
 def driver_run(folder: Path, executor: str) -> tuple[float, float, float]:
     """Wall seconds, and the driver process's peak RSS and peak private (anonymous) memory in GB."""
-    cmd = [str(ROOT / ".venv" / "bin" / "medcurate"), "run", str(folder / f"recipe-{executor}.yaml")]
+    cmd = [str(ROOT / ".venv" / "bin" / "medcurate"), "run", str(folder / executor / "recipe.yaml")]
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = [0, 0]
@@ -85,15 +85,15 @@ def driver_run(folder: Path, executor: str) -> tuple[float, float, float]:
 def step_seconds(folder: Path, executor: str, started: float) -> dict[str, float]:
     """Each step's wall time, from when its work-dir entry (and the one before) was committed; the mixture
     and export until the manifest, written last."""
-    entries = sorted((folder / f"work-{executor}" / "steps").glob("[0-9]*"))
-    reads = list((folder / f"work-{executor}" / "read").glob("*/done.json"))
+    entries = sorted((folder / executor / "work" / "steps").glob("[0-9]*"))
+    reads = list((folder / executor / "work" / "read").glob("*/done.json"))
     out, before = {}, max((p.stat().st_mtime for p in reads), default=started)
     out["read"] = before - started
     for entry in entries:
         done = (entry / "done.json").stat().st_mtime
         out[entry.name.split("-")[1]] = done - before
         before = done
-    out["mixture+export"] = (folder / f"out-{executor}" / "manifest.json").stat().st_mtime - before
+    out["mixture+export"] = (folder / executor / "out" / "manifest.json").stat().st_mtime - before
     return out
 
 
@@ -103,7 +103,7 @@ def tree_digest(folder: Path) -> dict[str, str]:
 
 
 def ledger(folder: Path, executor: str) -> dict:
-    steps = sorted((folder / f"work-{executor}" / "steps").glob(f"*-{LAST}-*"))
+    steps = sorted((folder / executor / "work" / "steps").glob(f"*-{LAST}-*"))
     return orjson.loads((steps[-1] / "ledger.json").read_bytes())
 
 
@@ -125,9 +125,10 @@ def main() -> None:
             print(f"generating {n:,} records ...", flush=True)
             write_input(n, folder / "records.jsonl")
         for executor in (["local"] if n in local_sizes else []) + ["ray"]:
-            (folder / f"recipe-{executor}.yaml").write_text(yaml.safe_dump(recipe(executor, args.cpus)))
-            for sub in (f"work-{executor}", f"out-{executor}"):
-                shutil.rmtree(folder / sub, ignore_errors=True)
+            shutil.rmtree(folder / executor, ignore_errors=True)  # each executor's recipe, work dir and output
+            (folder / executor).mkdir()
+            spec = recipe(executor, args.cpus, folder / "records.jsonl")
+            (folder / executor / "recipe.yaml").write_text(yaml.safe_dump(spec))
             started = time.time()
             wall, peak, heap = driver_run(folder, executor)
             results[(n, executor)] = (wall, peak, heap)
@@ -139,12 +140,12 @@ def main() -> None:
         if n in local_sizes:
             same = ledger(folder, "local") == ledger(folder, "ray")
             print(f"{n:,}: ledgers of local and ray {'equal' if same else 'DIFFER'}", flush=True)
-            local, ray = tree_digest(folder / "out-local"), tree_digest(folder / "out-ray")
-            print(f"{n:,}: exports of local and ray {'byte-identical' if local == ray else 'DIFFER'} "
-                  f"({len(ray)} files)", flush=True)
+            local, ray = tree_digest(folder / "local" / "out"), tree_digest(folder / "ray" / "out")
+            differ = sorted(k for k in local.keys() | ray.keys() if local.get(k) != ray.get(k))
+            print(f"{n:,}: exports of local and ray " + (f"DIFFER in {differ}" if differ else "byte-identical")
+                  + f" ({len(ray)} files)", flush=True)
         for executor in ("local", "ray"):
-            for sub in (f"work-{executor}", f"out-{executor}"):
-                shutil.rmtree(folder / sub, ignore_errors=True)
+            shutil.rmtree(folder / executor, ignore_errors=True)
     print(f"\nsteps: read, normalize, pii, dedupe, decontaminate, mixture and export; {args.cpus} CPUs for each "
           "executor")
     print("| records | executor | seconds | records/s | driver peak RSS | driver peak private |\n"
