@@ -60,16 +60,16 @@ class StageMix:
     shortfall: int = 0
     report: dict[str, Any] = field(default_factory=dict)
 
-    def splits(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """The splits to export with their rows and replay marks: validation only when it holds records."""
-        out = {"train": (self.train, self.replay)}
-        if len(self.validation):
-            out["validation"] = (self.validation, np.zeros(len(self.validation), dtype=bool))
-        return out
-
     def split_sizes(self) -> dict[str, int]:
+        """The splits to export and their sizes: validation only when it holds records."""
         sizes = {"train": self.report["train"]}
         return {**sizes, "validation": self.report["validation"]} if self.report["validation"] else sizes
+
+    def splits(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """The splits to export with their rows and replay marks."""
+        rows = {"train": (self.train, self.replay),
+                "validation": (self.validation, np.zeros(len(self.validation), dtype=bool))}
+        return {split: rows[split] for split in self.split_sizes()}
 
     def without_rows(self) -> StageMix:
         none = np.zeros(0, dtype=np.int64)

@@ -39,7 +39,7 @@ from ..steps.dedupe import (
 )
 from ..workdir import Entry, WorkDir
 from .base import Progress
-from .shards import Rejected, Scope, Shard, ShardWorker, shards_of
+from .shards import Rejected, Scope, Shard, ShardWorker, shards_in, shards_of
 from .stored import Stored
 
 if TYPE_CHECKING:
@@ -59,8 +59,9 @@ class SignatureWorker:
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
         out: dict[str, list[Any]] = {"index": [], "n": []}
         c = self.step.config
-        for index, path, rg in zip(batch["index"], batch["path"], batch["row_group"]):
-            chosen, _ = self.scope.split(Shard(int(index), str(path), int(rg)).records())
+        for shard in shards_in(batch):
+            index = shard.index
+            chosen, _ = self.scope.split(shard.records())
             texts = [mh.record_text(r, c.key, c.field) for r in chosen]
             cjk = self.step.cjk_flags(chosen, texts)
             exact, sig = self.step.compute_hashes(texts, cjk, c.near or bool(c.index_dir))
@@ -68,10 +69,10 @@ class SignatureWorker:
             n = len(chosen)
             sources = [r["source"] for r in chosen] if c.report else None
             if n:
-                table = signature_table(int(index), True, [r["id"] for r in chosen], texts, cjk, exact, prio, prefer,
+                table = signature_table(index, True, [r["id"] for r in chosen], texts, cjk, exact, prio, prefer,
                                         sources, sig, c, self.bands, self.rows)
-                pq.write_table(table, self.out / f"{int(index):06d}.parquet")
-            out["index"].append(int(index))
+                pq.write_table(table, self.out / f"{index:06d}.parquet")
+            out["index"].append(index)
             out["n"].append(n)
         return out
 

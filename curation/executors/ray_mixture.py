@@ -20,30 +20,24 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from ..export import part_path, parts_of, write_part
+from ..export import SPLITS, part_path, parts_of, write_part
 from ..mixture import SELECTED, StageMix, mix_all, selected_rows
 from ..recipe.model import Stage
 from ..workdir import Entry
-from .shards import Shard, shards_of
+from .shards import shards_in, shards_of
 from .stored import Stored
 
 if TYPE_CHECKING:
     from .ray_executor import RayExecutor
 
-SPLITS = ("train", "validation")
 PLACES = pa.schema([("stage", pa.int32()), ("split", pa.int32()), ("part", pa.int32()), ("pos", pa.int64()),
                     ("row", pa.int64()), ("replay", pa.bool_())])
 
 
-def _shards(batch: dict[str, Any]) -> list[Shard]:
-    return [Shard(int(i), str(p), int(rg)) for i, p, rg in zip(batch["index"], batch["path"], batch["row_group"])]
-
-
 def select_shards(batch: dict[str, Any], stages: dict[str, Stage], tags_of: dict[str, list[str]],
                   offsets: dict[int, int]) -> pa.Table:
-    tables = [selected_rows(stages, shard.records(), tags_of, offsets[shard.index]) for shard in _shards(batch)]
+    tables = [selected_rows(stages, shard.records(), tags_of, offsets[shard.index]) for shard in shards_in(batch)]
     return pa.concat_tables(tables) if tables else SELECTED.empty_table()
 
 
@@ -63,14 +57,14 @@ def plan(selected: Stored, stages: dict[str, Stage], seed: int, shard_size: int)
     return {name: mix.without_rows() for name, mix in mixes.items()}, table
 
 
-def emit(batch: dict[str, Any], places: Stored, offsets: dict[int, int], sizes: dict[int, int]) -> pa.Table:
+def emit(batch: dict[str, Any], places: Stored, offsets: dict[int, int]) -> pa.Table:
     """The shards' planned rows, once per place, each with its record."""
     table = places.table() or PLACES.empty_table()
     rows = table["row"].to_numpy()
     out = [pa.Table.from_batches([], schema=PLACES.append(pa.field("record", pa.binary())))]
-    for shard in _shards(batch):
+    for shard in shards_in(batch):
         first = offsets[shard.index]
-        lo, hi = np.searchsorted(rows, [first, first + sizes[shard.index]])
+        lo, hi = np.searchsorted(rows, [first, first + shard.rows])
         if hi == lo:
             continue
         mine = table.slice(lo, hi - lo)
@@ -95,8 +89,7 @@ def write_mixture(ex: RayExecutor, inputs: list[Entry], stages: dict[str, Stage]
                   tags_of: dict[str, list[str]], out: Path, shard_size: int) -> dict[str, StageMix]:
     ray = ex.ray
     shards = shards_of(inputs)
-    sizes = {s.index: pq.ParquetFile(s.path).metadata.row_group(s.row_group).num_rows for s in shards}
-    starts = np.r_[0, np.cumsum([sizes[s.index] for s in shards])].astype(np.int64)
+    starts = np.r_[0, np.cumsum([s.rows for s in shards])].astype(np.int64)
     offsets = {s.index: int(starts[k]) for k, s in enumerate(shards)}
     items = ray.data.from_items([asdict(s) for s in shards], override_num_blocks=max(1, len(shards)))
     selected = Stored(())
@@ -109,7 +102,7 @@ def write_mixture(ex: RayExecutor, inputs: list[Entry], stages: dict[str, Stage]
     parts = {(s, SPLITS.index(split)): parts_of(n, shard_size)
              for s, mix in enumerate(mixes.values()) for split, n in mix.split_sizes().items()}
     if any(mix.report["train"] or mix.report["validation"] for mix in mixes.values()):
-        emitted = items.map_batches(emit, fn_args=(Stored((places,)), offsets, sizes), batch_size=1)
+        emitted = items.map_batches(emit, fn_args=(Stored((places,)), offsets), batch_size=1)
         partitions = max(1, min(ex.workers * 4, sum(parts.values())))
         written = emitted.groupby(["stage", "split", "part"], num_partitions=partitions).map_groups(
             write_group, fn_args=(str(out), names, [m.replay_from for m in mixes.values()], parts),

@@ -32,6 +32,7 @@ class Shard:
     index: int
     path: str
     row_group: int
+    rows: int
 
     def records(self) -> list[Record]:
         return from_table(pq.ParquetFile(self.path).read_row_group(self.row_group))
@@ -41,9 +42,16 @@ def shards_of(inputs: list[Entry]) -> list[Shard]:
     out: list[Shard] = []
     for entry in inputs:
         for part in entry.parts():
-            for rg in range(pq.ParquetFile(part).metadata.num_row_groups):
-                out.append(Shard(len(out), str(part), rg))
+            meta = pq.ParquetFile(part).metadata
+            for rg in range(meta.num_row_groups):
+                out.append(Shard(len(out), str(part), rg, meta.row_group(rg).num_rows))
     return out
+
+
+def shards_in(batch: dict[str, Any]) -> list[Shard]:
+    """The shards of a Ray Data batch of `asdict(shard)` rows."""
+    return [Shard(int(i), str(p), int(rg), int(n))
+            for i, p, rg, n in zip(batch["index"], batch["path"], batch["row_group"], batch["rows"])]
 
 
 @dataclass(frozen=True)
@@ -104,8 +112,7 @@ class ShardWorker:
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
         rows: dict[str, list[Any]] = {"index": [], "n_in": [], "kept": [], "others": [], "reasons": []}
-        for index, path, rg in zip(batch["index"], batch["path"], batch["row_group"]):
-            shard = Shard(int(index), str(path), int(rg))
+        for shard in shards_in(batch):
             chosen, others = self.scope.split(shard.records())
             kept, rejected = self.decide(shard, chosen)
             write_shard(self.out, shard.index, self.step.name, kept, others, rejected)
