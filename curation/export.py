@@ -31,6 +31,7 @@ from .recipe.model import Export
 from .record import ARROW_SCHEMA, from_table, to_table
 from .stats import compute_stats, plot_stats
 from .steps.base import Record
+from .storage import Location
 from .workdir import SHARD_ROWS, file_digest, fingerprint
 
 SPLITS = ("train", "validation")
@@ -105,13 +106,13 @@ def split_files(out: Path, stage: str, split: str) -> list[Path]:
     return sorted((out / "data" / stage).glob(f"{split}-*.parquet"))
 
 
-def batches(files: list[Path], rows: int | None = None) -> Iterator[pa.Table]:
+def batches(files: list[Path] | list[Location], rows: int | None = None) -> Iterator[pa.Table]:
     """The files' records as tables, in order; with `rows`, every table but the last has exactly that many
     rows (in one chunk), so what is written from them does not depend on how the files were cut."""
     held: list[pa.RecordBatch] = []
     count = 0
     for path in files:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=rows or 65_536):
+        for batch in Location.of(path).parquet().iter_batches(batch_size=rows or 65_536):
             if rows is None:
                 yield pa.Table.from_batches([batch])
                 continue
@@ -160,14 +161,14 @@ def _write_jsonl(files: list[Path], path: Path, fmt: str) -> None:
             fh.write(b"".join(orjson.dumps(row(rec), option=orjson.OPT_APPEND_NEWLINE) for rec in from_table(table)))
 
 
-def _write_curated(parts: list[Path], path: Path) -> None:
+def _write_curated(parts: list[Location], path: Path) -> None:
     with pq.ParquetWriter(path, ARROW_SCHEMA, compression="zstd") as writer:
         for table in batches(parts, SHARD_ROWS):
             writer.write_table(table)
 
 
 def export_stages(mixes: dict[str, StageMix], out: Path, cfg: Export, title: str, description: str | None,
-                  licenses: dict[str, str | None], curated: list[Path] | None) -> dict[str, Any]:
+                  licenses: dict[str, str | None], curated: list[Location] | None) -> dict[str, Any]:
     """Everything but the shards, from the shards (and `curated`: the final records' parquet files); returns
     per-stage statistics for the manifest."""
     configs, stats = [], {}

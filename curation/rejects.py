@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
+
+from .storage import Location
 
 
 def reject(
@@ -44,42 +46,43 @@ def default_rejects_path(output: str | Path) -> Path:
     return out.with_name(name + ".rejects.jsonl")
 
 
+def reject_lines(rows: list[dict[str, Any]]) -> bytes:
+    """Rejects rows as JSON lines, keys sorted: the same bytes however a record was built."""
+    option = orjson.OPT_NON_STR_KEYS | orjson.OPT_SORT_KEYS
+    return b"".join(orjson.dumps(row, default=str, option=option) + b"\n" for row in rows)
+
+
 class RejectWriter:
     """Appends rejects as JSON lines; the file is created on first use and always exists after close."""
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
+    def __init__(self, path: str | Path | Location):
+        self.path = Location.of(path)
         self.count = 0
-        self._fh: IO[bytes] | None = None
+        self._fh: Any = None
+        self.closed = False
+
+    def _open(self) -> Any:
+        if self._fh is None:
+            self._fh = self.path.open_output()
+        return self._fh
 
     def write(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
-        if self._fh is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "wb")
-        option = orjson.OPT_NON_STR_KEYS | orjson.OPT_SORT_KEYS  # the same bytes however a record was built
-        for row in rows:
-            self._fh.write(orjson.dumps(row, default=str, option=option) + b"\n")
+        self._open().write(reject_lines(rows))
         self.count += len(rows)
 
-    def append_file(self, path: Path) -> None:
+    def append_file(self, path: Location) -> None:
         """Rejects another writer wrote (a worker's shard), copied as they are."""
-        if self._fh is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "wb")
-        with open(path, "rb") as fh:
-            while chunk := fh.read(1 << 22):
-                self._fh.write(chunk)
-                self.count += chunk.count(b"\n")
+        out = self._open()
+        for chunk in path.chunks():
+            out.write(chunk)
+            self.count += chunk.count(b"\n")
 
     def close(self) -> None:
-        if self._fh is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_bytes(b"")
-        else:
-            self._fh.close()
-            self._fh = None
+        if not self.closed:
+            self._open().close()
+            self._fh, self.closed = None, True
 
     def __enter__(self) -> RejectWriter:
         return self

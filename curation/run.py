@@ -30,6 +30,8 @@ from .steps import get_step
 from .steps.base import Record
 from .workdir import Entry, WorkDir, code_version, file_digest, fingerprint
 
+# where a recipe runs and keeps its files: not part of what it builds, so not of its hash
+WHERE_NOT_WHAT = {"executor", "workers", "work_dir", "state_dir", "output"}
 PACKAGES = ("medcurate", "datasets", "pyarrow", "polars", "pydantic", "transformers", "torch", "openai", "numba")
 
 
@@ -90,7 +92,7 @@ class RunResult:
 
 
 def make_plan(loaded: LoadedRecipe) -> Plan:
-    recipe, work = loaded.recipe, WorkDir(loaded.work_dir)
+    recipe, work = loaded.recipe, WorkDir(loaded.work)
     reader_code = code_version(reader_module, SourceSpec, from_table)
     sources = []
     for spec in loaded.sources:
@@ -143,7 +145,7 @@ def run_recipe(loaded: LoadedRecipe, *, force: tuple[str, ...] = (), until: str 
                say: Callable[[str], None] = lambda _: None, executor: ExecutorConfig | None = None) -> RunResult:
     """`executor` overrides the recipe's; the output is the same whichever runs the steps."""
     recipe = loaded.recipe
-    work = WorkDir(loaded.work_dir)
+    work = WorkDir(loaded.work)
     plan = make_plan(loaded)
     ids = [s.id for s in plan.steps]
     for name in (*force, *([until] if until else [])):
@@ -193,7 +195,7 @@ def run_recipe(loaded: LoadedRecipe, *, force: tuple[str, ...] = (), until: str 
             result.ran.append(s.id)
             _load_ledger(result.ledger, s.entry)
         result.ledger.check()
-        work.prune({src.entry.path for src in plan.sources} | {s.entry.path for s in plan.steps})
+        work.prune({src.entry.path.path for src in plan.sources} | {s.entry.path.path for s in plan.steps})
         if until is not None:  # --until stops after that step: no mixture, no export
             return result
 
@@ -226,9 +228,8 @@ def _write_run_rejects(plan: Plan, path: Path) -> None:
     """All rejects of the run in one file, in pipeline order."""
     with open(path, "wb") as out:
         for entry in [s.entry for s in plan.sources] + [s.entry for s in plan.steps]:
-            with open(entry.rejects_path, "rb") as fh:
-                while chunk := fh.read(1 << 22):
-                    out.write(chunk)
+            for chunk in entry.rejects_path.chunks():
+                out.write(chunk)
 
 
 def _relative(path: str, base: Path) -> str:
@@ -255,7 +256,7 @@ def build_manifest(loaded: LoadedRecipe, plan: Plan, ledger: Ledger, mixes: dict
     return {
         "recipe": recipe.name,
         "recipe_file": loaded.file.name,
-        "recipe_hash": fingerprint(recipe.model_dump(mode="json", exclude={"executor", "workers"})),  # not outputs
+        "recipe_hash": fingerprint(recipe.model_dump(mode="json", exclude=WHERE_NOT_WHAT)),
         "seed": recipe.seed,
         "export_fingerprint": plan.export_fingerprint,
         "medcurate": __version__,

@@ -1,22 +1,20 @@
 """The work dir: every read and step output stored under a fingerprint of what produced it.
 
 A fingerprint covers the input (the previous fingerprint, or a source file's content), the step's config
-and the step's code, so a change anywhere invalidates exactly what depends on it. An entry is written into
-a temporary folder and renamed when complete: a run killed midway leaves no half-written entry behind,
-and the next run resumes after the last finished one.
+and the step's code, so a change anywhere invalidates exactly what depends on it. An entry is complete once
+its `done.json` is written, last: a run killed midway leaves an entry without it, which the next run
+discards and writes again, resuming after the last finished one. The work dir is a local folder or any
+location pyarrow opens (`s3://...`), which is what a cluster's workers share.
 """
 
 from __future__ import annotations
 
 import inspect
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pyarrow as pa
-import pyarrow.parquet as pq
 import xxhash
 
 from . import __version__
@@ -25,6 +23,7 @@ from .ledger import Ledger
 from .record import empty_table, from_table, to_table
 from .rejects import RejectWriter
 from .steps.base import Record
+from .storage import Location
 
 DONE = "done.json"
 SHARD_ROWS = 10_000  # rows per parquet row group: the unit a distributed executor hands to one task
@@ -62,7 +61,7 @@ class Entry:
     record order (written by many workers at once).
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Location):
         self.path = path
 
     @property
@@ -72,12 +71,14 @@ class Entry:
     def info(self) -> dict[str, Any]:
         return orjson.loads((self.path / DONE).read_bytes())
 
-    def parts(self) -> list[Path]:
+    def parts(self) -> list[Location]:
         path = self.path / "records.parquet"
-        return sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+        if path.is_dir():
+            return path.list("*.parquet")
+        return [path] if path.exists() else []
 
     def table(self) -> pa.Table:
-        tables = [pq.read_table(p) for p in self.parts()]
+        tables = [p.read_table() for p in self.parts()]
         return pa.concat_tables(tables) if tables else empty_table()
 
     def records(self) -> list[Record]:
@@ -87,42 +88,41 @@ class Entry:
         return orjson.loads((self.path / "ledger.json").read_bytes())
 
     @property
-    def rejects_path(self) -> Path:
+    def rejects_path(self) -> Location:
         return self.path / "rejects.jsonl"
 
 
 class Pending:
-    """An entry being written; `commit` makes it visible in one rename."""
+    """An entry being written, in its own place; `commit` marks it done. What an earlier, unfinished or
+    outdated attempt left there is removed first."""
 
     def __init__(self, entry: Entry):
         self.entry = entry
-        self.tmp = entry.path.with_name(f".{entry.path.name}.tmp-{os.getpid()}")
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        self.tmp.mkdir(parents=True)
-        self.rejects = RejectWriter(self.tmp / "rejects.jsonl")
+        self.folder = entry.path
+        self.folder.remove()
+        self.folder.mkdir()
+        self.rejects = RejectWriter(self.folder / "rejects.jsonl")
 
     def commit(self, records: list[Record], ledger: Ledger, info: dict[str, Any]) -> Entry:
-        writer = ParquetWriter(self.tmp / "records.parquet", row_group_size=SHARD_ROWS)
+        writer = ParquetWriter(self.folder / "records.parquet", row_group_size=SHARD_ROWS)
         writer.write(to_table(records))
         writer.close()
         return self.commit_written(len(records), ledger, info)
 
     def commit_written(self, count: int, ledger: Ledger, info: dict[str, Any]) -> Entry:
-        """Commit records already written into the temporary folder (a parquet file, or a folder of parts)."""
+        """Commit records already written into the entry's folder (a parquet file, or a folder of parts)."""
         self.rejects.close()
-        (self.tmp / "ledger.json").write_bytes(orjson.dumps(ledger.to_dict(), option=orjson.OPT_INDENT_2))
-        (self.tmp / DONE).write_bytes(orjson.dumps({**info, "records": count}, option=orjson.OPT_INDENT_2))
-        shutil.rmtree(self.entry.path, ignore_errors=True)
-        os.replace(self.tmp, self.entry.path)
+        (self.folder / "ledger.json").write_bytes(orjson.dumps(ledger.to_dict(), option=orjson.OPT_INDENT_2))
+        (self.folder / DONE).write_bytes(orjson.dumps({**info, "records": count}, option=orjson.OPT_INDENT_2))
         return self.entry
 
     def abandon(self) -> None:
         self.rejects.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.folder.remove()
 
 
 class WorkDir:
-    def __init__(self, root: Path):
+    def __init__(self, root: Location):
         self.root = root
 
     def read_entry(self, source: str, fp: str) -> Entry:
@@ -134,11 +134,9 @@ class WorkDir:
     def pending(self, entry: Entry) -> Pending:
         return Pending(entry)
 
-    def prune(self, keep: set[Path]) -> None:
-        """Drop entries of earlier configurations and leftovers of killed runs."""
+    def prune(self, keep: set[str]) -> None:
+        """Drop entries (by path) of earlier configurations and leftovers of killed runs."""
         for sub in ("read", "steps"):
-            folder = self.root / sub
-            if folder.exists():
-                for p in folder.iterdir():
-                    if p not in keep and (p.name.startswith(".") or not (p / DONE).exists()):
-                        shutil.rmtree(p, ignore_errors=True)
+            for p in (self.root / sub).list():
+                if p.path not in keep and (p.name.startswith(".") or not (p / DONE).exists()):
+                    p.remove()

@@ -18,15 +18,24 @@ import yaml
 from curation.executors import ExecutorConfig
 from curation.recipe import load_recipe
 from curation.run import run_recipe
+from curation.storage import Location
 
 from .conftest import ROOT, qa
+from .s3_server import s3_server
 
 ray = pytest.importorskip("ray")
 RAY = ExecutorConfig(type="ray")
 
 
+@pytest.fixture(scope="module")
+def s3():
+    with s3_server() as server:
+        yield server
+
+
 @pytest.fixture(scope="module", autouse=True)
-def ray_instance():
+def ray_instance(s3):
+    """Started after the S3 server, so that its workers have the storage credentials in their environment."""
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
@@ -37,15 +46,18 @@ def tree_digest(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def run_into(recipe: Path, work: Path, out: Path, executor: ExecutorConfig | None = None, **kw):
-    loaded = dataclasses.replace(load_recipe(recipe), work_dir=work, output=out)
+def run_into(recipe: Path, work: Path | str, out: Path, executor: ExecutorConfig | None = None, **kw):
+    """`work`: a folder, or a URI for the steps' outputs (SQLite stores then go beside `out`)."""
+    state = work if isinstance(work, Path) else out.with_name(out.name + "-state")
+    loaded = dataclasses.replace(load_recipe(recipe), work_dir=state, output=out, work=Location.of(work))
     return run_recipe(loaded, executor=executor, **kw)
 
 
-def test_demo_recipe_on_ray_exports_the_same_bytes_as_locally(tmp_path):
+def test_demo_recipe_on_ray_exports_the_same_bytes_as_locally(tmp_path, s3):
+    """With the work dir on object storage (an S3 API), as on a cluster whose nodes share no disk."""
     demo = ROOT / "recipes" / "demo.yaml"
     local = run_into(demo, tmp_path / "work-local", tmp_path / "out-local")
-    on_ray = run_into(demo, tmp_path / "work-ray", tmp_path / "out-ray", RAY)
+    on_ray = run_into(demo, s3.uri(s3.bucket(), "demo/work"), tmp_path / "out-ray", RAY)
     assert "dedupe" in on_ray.ran and "translate" in on_ray.ran
     a, b = tree_digest(tmp_path / "out-local"), tree_digest(tmp_path / "out-ray")
     assert a.keys() == b.keys() and "rejects.jsonl" in a and "manifest.json" in a
@@ -126,7 +138,7 @@ def test_a_worker_killed_mid_step_loses_and_duplicates_nothing(tmp_path):
     def kill_one_when_langid_is_half_done() -> None:
         deadline = time.time() + 300
         while time.time() < deadline and not killed:
-            parts = list((tmp_path / "work-ray" / "steps").glob(".*langid*/records.parquet/part-*.parquet"))
+            parts = list((tmp_path / "work-ray" / "steps").glob("*langid*/records.parquet/part-*.parquet"))
             pids = shard_worker_pids()
             if parts and pids:
                 os.kill(pids[0], signal.SIGKILL)
@@ -196,13 +208,14 @@ def test_incremental_index_on_ray_dedupes_against_earlier_runs_as_locally(tmp_pa
         assert (rf / "clusters.md").read_text(encoding="utf-8") == (lf / "clusters.md").read_text(encoding="utf-8")
         assert on_ray.ledger.to_dict() == local.ledger.to_dict()
     first_ids = set(runs[("local", 0)][0].plan.steps[-1].entry.table()["id"].to_pylist())
-    rejects = [json.loads(line) for line in runs[("ray", 1)][0].plan.steps[-1].entry.rejects_path.open()]
+    rejects = [json.loads(line)
+               for line in runs[("ray", 1)][0].plan.steps[-1].entry.rejects_path.read_bytes().splitlines()]
     against_index = [r for r in rejects if r["detail"]["duplicate_of"] in first_ids]
     assert {r["reason"] for r in against_index} == {"exact duplicate", "near duplicate"}
     assert "(kept by an earlier run)" in (runs[("ray", 1)][1] / "clusters.md").read_text(encoding="utf-8")
     # both indexes hold the same records in the same order; Ray wrote this run's part shard by shard
     config = DedupeConfig(threshold=0.8)
-    local_index, ray_index = Index(tmp_path / "index-local", config), Index(tmp_path / "index-ray", config)
+    local_index, ray_index = (Index(Location.of(tmp_path / f"index-{e}"), config) for e in ("local", "ray"))
     assert len(local_index.parts()) == 2 and len(ray_index.parts()) >= 2
     for a, b in zip(local_index.load(), ray_index.load()):
         assert list(a) == list(b) if isinstance(a, list) else (a == b).all()

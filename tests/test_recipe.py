@@ -270,7 +270,7 @@ def test_a_killed_run_resumes_after_the_last_finished_step(tmp_path):
     assert "normalize" in done and "quality" not in done
     resumed = run_recipe(load_recipe(path))
     assert "normalize" in resumed.reused and "quality" in resumed.ran
-    assert not [p for p in steps.iterdir() if p.name.startswith(".")], "leftovers of the killed run remain"
+    assert all((p / "done.json").exists() for p in steps.iterdir()), "leftovers of the killed run remain"
     clean = tmp_path / "clean"
     shutil.copytree(folder / "data", clean / "data")
     shutil.copy(path, clean / "recipe.yaml")

@@ -46,7 +46,7 @@ def plan(recipe: RecipeArg) -> None:
         p = make_plan(loaded)
     except MedcurateError as e:
         fail(str(e))
-    t = Table(title=f"plan for {recipe} (work dir {loaded.work_dir})")
+    t = Table(title=f"plan for {recipe} (work dir {loaded.work})")
     for col in ("stage", "status", "records out", "fingerprint"):
         t.add_column(col, justify="right" if col == "records out" else "left")
     blocked = False
@@ -118,7 +118,7 @@ def run(
         first = next(iter(result.manifest["stages"]), "stage1")
         out.print(f"dataset: {loaded.output} (datasets.load_dataset('{loaded.output}', '{first}')); "
                   f"manifest: {loaded.output / 'manifest.json'}; rejects: {loaded.output / 'rejects.jsonl'}")
-    out.print(f"ran: {', '.join(result.ran) or 'nothing'}; reused from {loaded.work_dir}: {len(result.reused)}")
+    out.print(f"ran: {', '.join(result.ran) or 'nothing'}; reused from {loaded.work}: {len(result.reused)}")
     if loaded.recipe.train and result.manifest and not no_train:
         from .train import train as train_command
 

@@ -29,7 +29,7 @@ def read_source(src: PlannedSource, work: WorkDir, progress: Progress | None = N
     ledger = Ledger()
     try:
         tick = progress(f"read {src.spec.source_name()}", 0) if progress else None
-        writer = ParquetWriter(pending.tmp / "records.parquet", row_group_size=SHARD_ROWS)
+        writer = ParquetWriter(pending.folder / "records.parquet", row_group_size=SHARD_ROWS)
         buffered: list[Record] = []
         for table in read_batches(src.spec, rejects=pending.rejects, ledger=ledger, on_progress=tick):
             buffered.extend(from_table(table))  # through the record model: meta keys sorted as every entry's
@@ -80,7 +80,7 @@ class LocalExecutor:
             read_source(src, work, progress)
 
     def records(self, inputs: list[Entry]) -> list[Record]:
-        if self._last is not None and [e.path for e in self._last[0]] == [e.path for e in inputs]:
+        if self._last is not None and [e.path.path for e in self._last[0]] == [e.path.path for e in inputs]:
             return self._last[1]
         return entry_records(inputs)
 

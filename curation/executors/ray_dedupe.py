@@ -16,14 +16,12 @@ with the number of duplicates either.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .. import minhash as mh
 from ..steps.base import Record
@@ -37,6 +35,7 @@ from ..steps.dedupe import (
     survivor_of_label,
     write_cluster_report,
 )
+from ..storage import Location
 from ..workdir import Entry, WorkDir
 from .base import Progress
 from .shards import Rejected, Scope, Shard, ShardWorker, shards_in, shards_of
@@ -52,8 +51,8 @@ SCORED = {**PAIRS, "sim": pl.Float32}
 
 
 class SignatureWorker:
-    def __init__(self, step: Dedupe, scope: Scope, out: str, bands: int, rows: int):
-        self.step, self.scope, self.out, self.bands, self.rows = step, scope, Path(out), bands, rows
+    def __init__(self, step: Dedupe, scope: Scope, out: Location, bands: int, rows: int):
+        self.step, self.scope, self.out, self.bands, self.rows = step, scope, out, bands, rows
         self.step.config = step.config.model_copy(update={"workers": 1})  # one actor, one core
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
@@ -71,7 +70,7 @@ class SignatureWorker:
             if n:
                 table = signature_table(index, True, [r["id"] for r in chosen], texts, cjk, exact, prio, prefer,
                                         sources, sig, c, self.bands, self.rows)
-                pq.write_table(table, self.out / f"{index:06d}.parquet")
+                (self.out / f"{index:06d}.parquet").write_table(table)
             out["index"].append(index)
             out["n"].append(n)
         return out
@@ -100,19 +99,20 @@ def signature_table(shard: int, new: bool, ids: list[str], texts: list[str], cjk
     return pa.table(cols)
 
 
-def indexed_signatures(batch: dict[str, Any], config: Any, out: str, bands: int, rows: int) -> dict[str, list[Any]]:
+def indexed_signatures(batch: dict[str, Any], config: Any, out: Location, bands: int,
+                       rows: int) -> dict[str, list[Any]]:
     """The records kept by earlier runs (an index part each) as signature tables: numbered before this run's
     records, never verified on text, and preferred as survivors, as the local step treats them."""
     counts: dict[str, list[Any]] = {"index": [], "n": []}
     for shard, path in zip(batch["shard"], batch["path"]):
-        df = pl.read_parquet(str(path))
+        df = pl.from_arrow(Location.of(str(path)).read_table())
         n = df.height
         if n:
             table = signature_table(int(shard), False, df["id"].to_list(), ["(kept by an earlier run)"] * n,
                                     np.zeros(n, bool), df["exact"].to_numpy(), np.zeros(n, np.int64), np.zeros(n),
                                     ["(index)"] * n if config.report else None, index_signatures(df["signature"]),
                                     config, bands, rows)
-            pq.write_table(table, Path(out) / f"index-{-int(shard):06d}.parquet")
+            (out / f"index-{-int(shard):06d}.parquet").write_table(table)
         counts["index"].append(int(shard))
         counts["n"].append(n)
     return counts
@@ -122,7 +122,7 @@ def append_to_index(batch: dict[str, Any], decisions: Stored, index: Index, run:
     """This run's kept records (a shard's signature table less its duplicates) as the index's next part."""
     rejected = pl.from_arrow(decisions.get()).select("shard", "local")
     for path in batch["path"]:
-        df = pl.read_parquet(str(path), columns=["shard", "local", "id", "exact", "sig"])
+        df = pl.from_arrow(Location.of(str(path)).read_table(["shard", "local", "id", "exact", "sig"]))
         kept = df.join(rejected, on=["shard", "local"], how="anti").sort("local")
         if kept.height:
             shard = int(kept["shard"][0])
@@ -211,15 +211,19 @@ class DropDuplicates(ShardWorker):
         return kept, rejected
 
 
-def _pairs(ray: Any, files: list[str], offsets: dict[int, int], mapper: Any, on: list[str],
+def read_signatures(ray: Any, files: list[Location], columns: list[str]) -> Any:
+    """The signature tables' `columns` as a Ray Data dataset."""
+    return ray.data.read_parquet([f.path for f in files], filesystem=files[0].fs).select_columns(columns)
+
+
+def _pairs(ray: Any, files: list[Location], offsets: dict[int, int], mapper: Any, on: list[str],
            columns: list[str], partitions: int) -> Stored:
     """Pairs (a, b) linking every row that shares a bucket (`on`) with others to the bucket's first row,
     through one group-by; the buckets go from the group-by to the workers without passing the driver."""
     from ray.data.aggregate import Count, Min
     from ray.data.expressions import col
 
-    rows = ray.data.read_parquet(files).select_columns(columns).map_batches(mapper, fn_args=(offsets,),
-                                                                             batch_format="pyarrow")
+    rows = read_signatures(ray, files, columns).map_batches(mapper, fn_args=(offsets,), batch_format="pyarrow")
     roots = (rows.groupby(on, num_partitions=partitions).aggregate(Count(alias_name="n"),
                                                                    Min("row", alias_name="root"))
              .filter(expr=col("n") > 1))
@@ -249,7 +253,7 @@ class Similarity:
     joins, so the driver sends and receives references only. Only the rows of some pair enter the joins,
     so what is shuffled grows with the duplicates, not with the data."""
 
-    def __init__(self, ray: Any, files: list[str], offsets: dict[int, int], config: Any, partitions: int,
+    def __init__(self, ray: Any, files: list[Location], offsets: dict[int, int], config: Any, partitions: int,
                  first_text: int):
         self.ray, self.files, self.offsets, self.config, self.partitions = ray, files, offsets, config, partitions
         self.first_text = first_text
@@ -259,7 +263,7 @@ class Similarity:
         table, rows, count = ray.remote(num_returns=3)(unique_pairs).remote(pairs)
         if ray.get(count) == 0:
             return Stored(())
-        rows = ray.data.read_parquet(self.files).select_columns(["shard", "local", "text", "cjk", "sig"]).map_batches(
+        rows = read_signatures(ray, self.files, ["shard", "local", "text", "cjk", "sig"]).map_batches(
             pick, fn_args=(self.offsets, Stored((rows,))), batch_format="pyarrow")
         rows = rows.drop_columns(["shard", "local"])
         ds = ray.data.from_arrow_refs([table])
@@ -276,20 +280,20 @@ def run_dedupe(ex: RayExecutor, planned: PlannedStep, step: Dedupe, inputs: list
 
     c = step.config
     ray = ex.ray
-    index = Index(Path(c.index_dir), c) if c.index_dir else None
+    index = Index(Location.of(c.index_dir), c) if c.index_dir else None
     bands, rows_per_band = step.band_params()
     shards = shards_of(inputs)
     pending = work.pending(planned.entry)
     try:
-        sig_dir = pending.tmp / "signatures"
-        sig_dir.mkdir(parents=True)
-        counts = _read_index(ray, index, str(sig_dir), bands, rows_per_band) if index is not None else []
+        sig_dir = pending.folder / "signatures"
+        sig_dir.mkdir()
+        counts = _read_index(ray, index, sig_dir, bands, rows_per_band) if index is not None else []
         first_text = sum(r["n"] for r in counts)
-        counts += ex.map_shards(pending, shards, SignatureWorker, (step, scope, str(sig_dir), bands, rows_per_band),
+        counts += ex.map_shards(pending, shards, SignatureWorker, (step, scope, sig_dir, bands, rows_per_band),
                                 progress, f"{planned.id}: signatures")
         starts = np.r_[0, np.cumsum([r["n"] for r in counts])].astype(np.int64)
         offsets = {int(r["index"]): int(starts[k]) for k, r in enumerate(counts)}
-        files = [str(p) for p in sorted(sig_dir.glob("*.parquet"))]
+        files = sig_dir.list("*.parquet")
         partitions = max(1, min(ex.workers * 4, len(files)))
         decisions = ray.put(NO_DECISIONS.to_arrow())
         rows = labels = ray.put(np.zeros(0, dtype=np.int64))
@@ -308,29 +312,29 @@ def run_dedupe(ex: RayExecutor, planned: PlannedStep, step: Dedupe, inputs: list
             _report(ray, files, offsets, rows, labels, first_text, c)
         if index is not None:
             _append_to_index(ray, index, files, decisions)
-        stats = ex.map_shards(pending, shards, DropDuplicates, (step, scope, str(pending.tmp), Stored((decisions,))),
+        stats = ex.map_shards(pending, shards, DropDuplicates, (step, scope, pending.folder, Stored((decisions,))),
                               progress, planned.id)
-        shutil.rmtree(sig_dir)
+        sig_dir.remove()
         return commit_shards(pending, planned, step, stats)
     except BaseException:
         pending.abandon()
         raise
 
 
-def _read_index(ray: Any, index: Index, out: str, bands: int, rows: int) -> list[dict[str, Any]]:
+def _read_index(ray: Any, index: Index, out: Location, bands: int, rows: int) -> list[dict[str, Any]]:
     """The index's parts as signature tables, numbered before this run's records (as locally): their counts."""
     parts = index.parts()
     if not parts:
         return []
-    batches = ray.data.from_items([{"shard": -1 - k, "path": str(p)} for k, p in enumerate(parts)],
+    batches = ray.data.from_items([{"shard": -1 - k, "path": p.uri} for k, p in enumerate(parts)],
                                   override_num_blocks=len(parts))
     counts = batches.map_batches(indexed_signatures, batch_size=1, fn_args=(index.config, out, bands, rows))
     return sorted((dict(r) for r in counts.iter_rows()), key=lambda r: -r["index"])
 
 
-def _append_to_index(ray: Any, index: Index, files: list[str], decisions: Any) -> None:
+def _append_to_index(ray: Any, index: Index, files: list[Location], decisions: Any) -> None:
     """Each shard's kept records as a part of the index's next run, written by the workers."""
-    new = [{"path": f} for f in files if not Path(f).name.startswith("index-")]
+    new = [{"path": f.uri} for f in files if not f.name.startswith("index-")]
     if new:
         ray.data.from_items(new, override_num_blocks=len(new)).map_batches(
             append_to_index, batch_size=1, fn_args=(Stored((decisions,)), index, index.next_run())).materialize()
@@ -348,9 +352,9 @@ def cluster(exact: Stored, near: Stored) -> tuple[np.ndarray, np.ndarray, pa.Tab
     return rows, mh.components(len(rows), links.astype(np.int64)), scored.to_arrow()
 
 
-def _picked(ray: Any, files: list[str], offsets: dict[int, int], rows: Any, columns: list[str]) -> Stored:
+def _picked(ray: Any, files: list[Location], offsets: dict[int, int], rows: Any, columns: list[str]) -> Stored:
     """`columns` (with shard, local and row) of the listed rows (an object ref) of the signature tables."""
-    picked = ray.data.read_parquet(files).select_columns(["shard", "local", *columns]).map_batches(
+    picked = read_signatures(ray, files, ["shard", "local", *columns]).map_batches(
         pick, fn_args=(offsets, Stored((rows,))), batch_format="pyarrow")
     return Stored(tuple(picked.to_arrow_refs()))
 
@@ -361,7 +365,7 @@ def in_row_order(picked: Stored) -> pa.Table:
     return table.sort_by("row")
 
 
-def _report(ray: Any, files: list[str], offsets: dict[int, int], rows: Any, labels: Any, first_text: int,
+def _report(ray: Any, files: list[Location], offsets: dict[int, int], rows: Any, labels: Any, first_text: int,
             config: Any) -> None:
     """The local step's report of the largest clusters; only their members' texts are fetched, and only the
     report's own content comes to the driver."""
@@ -394,7 +398,7 @@ def cluster_members(picked: Stored, members: list[np.ndarray]) -> list[list[tupl
     return out
 
 
-def _decide(ray: Any, files: list[str], offsets: dict[int, int], rows: Any, labels: Any, scored: Any,
+def _decide(ray: Any, files: list[Location], offsets: dict[int, int], rows: Any, labels: Any, scored: Any,
             similarity: Similarity | None) -> Any:
     """An object ref to the verdicts: (shard, row in shard) -> what `duplicate` needs, for every record that
     is not its cluster's survivor."""

@@ -2,14 +2,13 @@
 signature maps plus Ray Data group-bys, LLM requests through a pool of async actors sharing one rate limit.
 
 The driver handles paths, counts and object refs, never the records of a step that runs sharded, of the
-mixture or of the export, so its memory does not grow with the data. The work dir must be reachable from every node
-(one machine, or a shared or network filesystem).
+mixture or of the export, so its memory does not grow with the data. The work dir must be reachable from every
+node: one machine, a shared filesystem, or object storage (`work_dir: s3://...`).
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -86,7 +85,7 @@ class RayExecutor:
             state = step.prepare() if isinstance(step, ShardedStep) else None
             pending = work.pending(planned.entry)
             try:
-                stats = self.map_shards(pending, shards_of(inputs), ShardWorker, (step, scope, str(pending.tmp), state),
+                stats = self.map_shards(pending, shards_of(inputs), ShardWorker, (step, scope, pending.folder, state),
                                         progress, planned.id)
                 return commit_shards(pending, planned, step, stats)
             except BaseException:
@@ -108,8 +107,7 @@ class RayExecutor:
     def map_shards(self, pending: Pending, shards: list[Shard], worker: type, args: tuple[Any, ...],
                    progress: Progress | None, label: str) -> list[dict[str, Any]]:
         """One actor pool over the shards; what comes back to the driver is each shard's counts."""
-        (pending.tmp / "records.parquet").mkdir(parents=True, exist_ok=True)
-        (pending.tmp / "rejects.parts").mkdir(exist_ok=True)
+        (pending.folder / "records.parquet").mkdir()
         if not shards:
             return []
         ray = self.ray
@@ -138,12 +136,12 @@ def commit_shards(pending: Pending, planned: PlannedStep, step: Step, stats: lis
         for item in row["reasons"]:
             reason, count = item.rsplit("\t", 1)
             reasons += [reason] * int(count)
-    parts = pending.tmp / "rejects.parts"
-    for path in sorted(parts.glob("*.jsonl")):
+    parts = pending.folder / "rejects.parts"
+    for path in parts.list("*.jsonl"):
         pending.rejects.append_file(path)
-    shutil.rmtree(parts, ignore_errors=True)
-    for leftover in (pending.tmp / "records.parquet").glob("*.tmp-*"):  # from workers killed mid-write
-        leftover.unlink()
+    parts.remove()
+    for leftover in (pending.folder / "records.parquet").list("*.tmp-*"):  # from workers killed mid-write
+        leftover.remove()
     ledger = Ledger()
     ledger.record(step.name, records_in=n_in, kept=kept, added=max(0, kept + len(reasons) - n_in),
                   rejected_reasons=reasons)

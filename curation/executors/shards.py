@@ -1,6 +1,6 @@
 """Shards: the row groups of a work-dir entry, each processed by one task and written as its own parts.
 
-A task's files have names fixed by its shard number and are renamed into place when complete, so a task
+A task's files have names fixed by its shard number and each appears whole (`Location.write_table`), so a task
 that a killed worker left half done is simply done again: no record is lost or written twice. Sorting the
 part names gives the local executor's order: the records a step kept, shard by shard, then the records
 outside the step's scope.
@@ -8,20 +8,16 @@ outside the step's scope.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
-from ..io.writers import ParquetWriter
 from ..pipeline import process_records, reject_rows
 from ..recipe.model import in_scope
 from ..record import from_table, to_table
-from ..rejects import RejectWriter
+from ..rejects import reject_lines
 from ..steps.base import Record, RecordStep, Reject, ShardedStep, Step
+from ..storage import Location
 from ..workdir import Entry
 
 Rejected = list[tuple[Record, Reject]]
@@ -30,21 +26,21 @@ Rejected = list[tuple[Record, Reject]]
 @dataclass(frozen=True)
 class Shard:
     index: int
-    path: str
+    path: str  # a Location's uri: a plain string travels in a Ray Data row
     row_group: int
     rows: int
 
     def records(self) -> list[Record]:
-        return from_table(pq.ParquetFile(self.path).read_row_group(self.row_group))
+        return from_table(Location.of(self.path).parquet().read_row_group(self.row_group))
 
 
 def shards_of(inputs: list[Entry]) -> list[Shard]:
     out: list[Shard] = []
     for entry in inputs:
         for part in entry.parts():
-            meta = pq.ParquetFile(part).metadata
+            meta = part.parquet().metadata
             for rg in range(meta.num_row_groups):
-                out.append(Shard(len(out), str(part), rg, meta.row_group(rg).num_rows))
+                out.append(Shard(len(out), part.uri, rg, meta.row_group(rg).num_rows))
     return out
 
 
@@ -68,26 +64,15 @@ class Scope:
         return chosen, others
 
 
-def _write_atomic(path: Path, records: list[Record]) -> None:
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    writer = ParquetWriter(tmp)
-    writer.write(to_table(records))
-    writer.close()
-    os.replace(tmp, path)
-
-
-def write_shard(out: Path, index: int, step_name: str, kept: list[Record], others: list[Record],
+def write_shard(out: Location, index: int, step_name: str, kept: list[Record], others: list[Record],
                 rejected: Rejected) -> None:
     """The shard's parts and rejects; empty parts are not written."""
     for tag, records in (("0", kept), ("1", others)):
         if records:
-            _write_atomic(out / "records.parquet" / f"part-{tag}-{index:06d}.parquet", records)
+            (out / "records.parquet" / f"part-{tag}-{index:06d}.parquet").write_table(to_table(records),
+                                                                                       compression="zstd")
     if rejected:
-        path = out / "rejects.parts" / f"{index:06d}.jsonl"
-        tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-        with RejectWriter(tmp) as w:
-            w.write(reject_rows(step_name, rejected))
-        os.replace(tmp, path)
+        (out / "rejects.parts" / f"{index:06d}.jsonl").write_bytes(reject_lines(reject_rows(step_name, rejected)))
 
 
 def stats_row(index: int, n_in: int, kept: int, others: int, rejected: Rejected) -> dict[str, Any]:
@@ -99,8 +84,8 @@ def stats_row(index: int, n_in: int, kept: int, others: int, rejected: Rejected)
 class ShardWorker:
     """Applies a per-record step (or a sharded global step with its shared state) to one shard at a time."""
 
-    def __init__(self, step: Step, scope: Scope, out: str, state: Any = None):
-        self.step, self.scope, self.out, self.state = step, scope, Path(out), state
+    def __init__(self, step: Step, scope: Scope, out: Location, state: Any = None):
+        self.step, self.scope, self.out, self.state = step, scope, out, state
         if isinstance(step, RecordStep):
             step.setup()
 

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 
 from ..errors import MedcurateError
 from ..record import ARROW_SCHEMA, empty_table, from_table
+from ..storage import Location
 
 WRITE_FORMATS = ("jsonl", "parquet", "hf")
 
@@ -54,11 +55,12 @@ class JsonlWriter:
 
 
 class ParquetWriter:
-    def __init__(self, path: Path, row_group_size: int | None = None):
+    def __init__(self, path: Path | Location, row_group_size: int | None = None):
         self.path, self.count = path, 0
         self.row_group_size = row_group_size
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._w = pq.ParquetWriter(path, ARROW_SCHEMA, compression="zstd")
+        where = Location.of(path)
+        where.parent.mkdir()
+        self._w = pq.ParquetWriter(where.path, ARROW_SCHEMA, compression="zstd", filesystem=where.fs)
 
     def write(self, table: pa.Table) -> None:
         self._w.write_table(table, row_group_size=self.row_group_size)

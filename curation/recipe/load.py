@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from ..errors import MedcurateError
 from ..io.reader import SourceSpec
+from ..storage import Location, check_uri, is_uri
 from .model import Recipe
 
 
@@ -35,13 +36,18 @@ class RecipeError(MedcurateError):
 
 @dataclass
 class LoadedRecipe:
-    """A valid recipe with its paths resolved: sources expanded from globs, work and output dirs absolute."""
+    """A valid recipe with its paths resolved: sources expanded from globs, work and output dirs absolute.
+
+    `work` holds the steps' cached outputs (a local folder or object storage); `work_dir` is the local
+    folder of the SQLite stores (LLM request cache, review queues): the work dir itself when it is local.
+    """
 
     recipe: Recipe
     file: Path
     sources: list[SourceSpec]
     work_dir: Path
     output: Path
+    work: Location
 
     @property
     def step_ids(self) -> list[str]:
@@ -125,6 +131,12 @@ def semantic_problems(recipe: Recipe, specs: list[SourceSpec]) -> list[tuple[tup
             TrainConfig.model_validate(recipe.train)
         except ValidationError as e:
             problems += [(("train", *err["loc"]), err["msg"]) for err in e.errors()]
+    for field in ("work_dir", "state_dir"):
+        where = getattr(recipe, field)
+        if where and is_uri(where) and (why := check_uri(where)):
+            problems.append(((field,), why))
+    if recipe.state_dir and is_uri(recipe.state_dir):
+        problems.append((("state_dir",), "the SQLite stores need a local folder, not a URI"))
     if recipe.llm.default not in recipe.llm.endpoints:
         problems.append((("llm", "default"), f"unknown endpoint '{recipe.llm.default}'"))
     stages = list(recipe.mixture)
@@ -173,9 +185,13 @@ def load_recipe(file: str | Path, *, check_paths: bool = True) -> LoadedRecipe:
     found += semantic_problems(recipe, specs)
     if found:
         raise RecipeError(file, [Problem(*locate(root, loc), msg) for loc, msg in found])
-    work = _resolve(base, recipe.work_dir) if recipe.work_dir else base.parent / "work" / recipe.name
+    default_work = base.parent / "work" / recipe.name
+    remote = bool(recipe.work_dir) and is_uri(recipe.work_dir or "")
+    work = default_work if not recipe.work_dir or remote else _resolve(base, recipe.work_dir)
+    state = _resolve(base, recipe.state_dir) if recipe.state_dir else work
     output = _resolve(base, recipe.output) if recipe.output else base.parent / "out" / recipe.name
-    return LoadedRecipe(recipe, file, specs, work.resolve(), output.resolve())
+    store = Location.of(recipe.work_dir if remote else work.resolve())
+    return LoadedRecipe(recipe, file, specs, state.resolve(), output.resolve(), store)
 
 
 def _message(err: dict[str, Any]) -> str:

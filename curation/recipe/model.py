@@ -99,7 +99,13 @@ class Recipe(Strict):
     description: str | None = None
     seed: int = 1
     work_dir: str | None = Field(None, description="Cached step outputs; ../work/<name> beside the recipe "
-                                                   "by default. Relative paths are relative to the recipe file.")
+                                                   "by default. Relative paths are relative to the recipe file. "
+                                                   "A URI (s3://bucket/prefix?region=...) puts it on object "
+                                                   "storage that every node of a cluster reaches; credentials come "
+                                                   "from the environment, never the URI.")
+    state_dir: str | None = Field(None, description="Local folder for the SQLite stores (LLM request cache, review "
+                                                    "queues): the work dir by default, or ../work/<name> when the "
+                                                    "work dir is a URI.")
     output: str | None = Field(None, description="The exported datasets; ../out/<name> by default.")
     workers: int = Field(1, ge=1, description="Processes for per-record steps.")
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig,

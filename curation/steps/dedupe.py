@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .. import minhash as mh
 from ..errors import MedcurateError
 from ..record import dotted
+from ..storage import Location
 from .base import GlobalStep, Record, Reject, StepConfig, register
 
 
@@ -48,7 +49,8 @@ class DedupeConfig(StepConfig):
     rows: int | None = Field(None, description="Rows per band; derived from the threshold when left out.")
     verify: bool = Field(True, description="Check candidate pairs' true Jaccard, removing LSH false positives.")
     keep: KeepPolicy = Field(default_factory=KeepPolicy)
-    index_dir: str | None = Field(None, description="Persistent index for incremental runs.")
+    index_dir: str | None = Field(None, description="Persistent index for incremental runs: a folder or a URI "
+                                                    "(s3://...).")
     report: str | None = Field(None, description="Write the largest clusters here (Markdown).")
     report_clusters: int = 20
     seed: int = 1
@@ -113,27 +115,27 @@ def verified_pairs(config: DedupeConfig, cand: np.ndarray, sig: np.ndarray, text
 class Index:
     """Signatures and exact hashes of records kept by earlier runs, in parquet beside a small manifest."""
 
-    def __init__(self, path: Path, config: DedupeConfig):
+    def __init__(self, path: Location, config: DedupeConfig):
         self.path, self.config = path, config
         self.settings = {"engine": mh.engine_version(), "num_perm": config.num_perm, "seed": config.seed,
                          "ngram": config.ngram, "char_ngram": config.char_ngram, "key": config.key,
                          "field": config.field, "shingle": config.shingle}
 
-    def parts(self) -> list[Path]:
+    def parts(self) -> list[Location]:
         """The index's files in the order their rows are numbered; checks the index's settings first."""
         manifest = self.path / "index.json"
         if not manifest.exists():
             return []
-        saved = json.loads(manifest.read_text())
+        saved = json.loads(manifest.read_bytes())
         if saved["settings"] != self.settings:
             diff = {k: (saved["settings"].get(k), v) for k, v in self.settings.items() if saved["settings"].get(k) != v}
             raise MedcurateError(f"{self.path}: the dedupe index was built with other settings {diff}; "
                                  "use a new index_dir or the same settings")
-        return sorted(self.path.glob("part-*.parquet"))
+        return self.path.list("part-*.parquet")
 
     def load(self) -> tuple[list[str], np.ndarray, np.ndarray]:
         parts = self.parts()
-        df = pl.concat([pl.read_parquet(p) for p in parts]) if parts else pl.DataFrame()
+        df = pl.concat([pl.from_arrow(p.read_table()) for p in parts]) if parts else pl.DataFrame()
         if not df.height:
             return [], np.zeros(0, dtype=np.uint64), np.zeros((0, self.settings["num_perm"]), dtype=np.uint32)
         return df["id"].to_list(), df["exact"].to_numpy().astype(np.uint64), index_signatures(df["signature"])
@@ -141,18 +143,15 @@ class Index:
     def next_run(self) -> int:
         """The number of the next run's parts (a run writes part-NNNNN.parquet, or one part-NNNNN-SSSSSS per
         shard), so that sorting the names keeps the runs in order."""
-        runs = [int(p.name.split("-")[1].split(".")[0]) for p in self.path.glob("part-*.parquet")]
+        runs = [int(p.name.split("-")[1].split(".")[0]) for p in self.path.list("part-*.parquet")]
         return max(runs, default=-1) + 1
 
-    def write_part(self, path: Path, ids: list[str], exact: np.ndarray, sig: np.ndarray) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.tmp")
-        pl.DataFrame({"id": ids, "exact": exact, "signature": list(sig)}).write_parquet(tmp)
-        tmp.replace(path)
+    def write_part(self, path: Location, ids: list[str], exact: np.ndarray, sig: np.ndarray) -> None:
+        path.write_table(pl.DataFrame({"id": ids, "exact": exact, "signature": list(sig)}).to_arrow(),
+                         compression="zstd")
 
     def write_manifest(self) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        (self.path / "index.json").write_text(json.dumps({"settings": self.settings}, indent=1))
+        (self.path / "index.json").write_bytes(json.dumps({"settings": self.settings}, indent=1).encode())
 
     def append(self, ids: list[str], exact: np.ndarray, sig: np.ndarray) -> None:
         self.write_part(self.path / f"part-{self.next_run():05d}.parquet", ids, exact, sig)
@@ -213,7 +212,7 @@ class Dedupe(GlobalStep):
         c = self.config
         texts = [mh.record_text(r, c.key, c.field) for r in records]
         n_new = len(records)
-        index = Index(Path(c.index_dir), c) if c.index_dir else None
+        index = Index(Location.of(c.index_dir), c) if c.index_dir else None
         old_ids, old_exact, old_sig = index.load() if index else ([], np.zeros(0, np.uint64), None)
         n_old = len(old_ids)
         need_sig = c.near or index is not None
