@@ -53,6 +53,10 @@ class RayExecutor:
         context.execution_options.preserve_order = True  # shards come back in order: the output is the local one
         context.enable_progress_bars = False
         self.workers = config.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        # the output folder is local to this node: the tasks that write it run here
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        self.here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
 
     def read(self, sources: list[PlannedSource], work: WorkDir, progress: Progress | None) -> None:
         """Each source file is read by its own task."""
@@ -69,7 +73,8 @@ class RayExecutor:
         return write_mixture(self, inputs, stages, seed, tags_of, out, shard_size)
 
     def call(self, fn: Callable[..., T], *args: Any) -> T:
-        return self.ray.get(self.ray.remote(fn).remote(*args))
+        """`fn` in a task on this node (it writes the output folder), so its memory is not the driver's."""
+        return self.ray.get(self.ray.remote(fn).options(scheduling_strategy=self.here).remote(*args))
 
     def run_step(self, planned: PlannedStep, step: Step, inputs: list[Entry], work: WorkDir,
                  tags_of: dict[str, list[str]], workers: int, progress: Progress | None) -> Entry:

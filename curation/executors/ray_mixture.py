@@ -106,7 +106,7 @@ def write_mixture(ex: RayExecutor, inputs: list[Entry], stages: dict[str, Stage]
         partitions = max(1, min(ex.workers * 4, sum(parts.values())))
         written = emitted.groupby(["stage", "split", "part"], num_partitions=partitions).map_groups(
             write_group, fn_args=(str(out), names, [m.replay_from for m in mixes.values()], parts),
-            batch_format="pyarrow")
+            batch_format="pyarrow", scheduling_strategy=ex.here)  # the output folder is on the driver's node
         written.materialize()
     for (s, split), n in parts.items():  # splits without records still have their one (empty) shard
         path = part_path(out, names[s], SPLITS[split], 0, n)
