@@ -58,8 +58,8 @@ class Location:
             return cls(pafs.LocalFileSystem(), os.path.abspath(path))
         uri = str(where)
         if why := check_uri(uri):
-            raise MedcurateError(f"{urlsplit(uri)._replace(netloc=urlsplit(uri).hostname or '', query='').geturl()}: "
-                                 f"{why}")
+            parts = urlsplit(uri)  # named without what it carries
+            raise MedcurateError(f"{parts.scheme}://{parts.hostname or ''}{parts.path}: {why}")
         try:
             fs, path = pafs.FileSystem.from_uri(uri)
         except (pa.ArrowException, ValueError, OSError) as e:
@@ -167,8 +167,3 @@ class Location:
         pq.write_table(table, tmp.path, filesystem=tmp.fs, **options)
         tmp.move(self)
 
-
-def local_path(where: Location) -> Path:
-    if not where.local:
-        raise MedcurateError(f"{where}: needs a local path")
-    return Path(where.path)
