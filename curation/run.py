@@ -17,7 +17,7 @@ import orjson
 
 from . import __version__
 from .errors import MedcurateError
-from .executors import Executor, ExecutorConfig, make_executor
+from .executors import Executor, ExecutorConfig, make_executor, ray_mixture
 from .executors.base import Progress
 from .export import clear, export_stages
 from .io import reader as reader_module
@@ -112,7 +112,7 @@ def make_plan(loaded: LoadedRecipe) -> Plan:
                                  entry.sources, entry.tags))
     export = fingerprint("export", previous, recipe.model_dump(mode="json", include={"mixture", "export", "seed",
                                                                                       "name", "description"}),
-                         code_version(export_stages, mix_all))
+                         code_version(export_stages, mix_all, ray_mixture))
     return Plan(sources, steps, export)
 
 
