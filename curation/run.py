@@ -93,6 +93,7 @@ class RunResult:
 
 def make_plan(loaded: LoadedRecipe) -> Plan:
     recipe, work = loaded.recipe, WorkDir(loaded.work)
+    work.check()
     reader_code = code_version(reader_module, SourceSpec, from_table)
     sources = []
     for spec in loaded.sources:
@@ -146,6 +147,7 @@ def run_recipe(loaded: LoadedRecipe, *, force: tuple[str, ...] = (), until: str 
     """`executor` overrides the recipe's; the output is the same whichever runs the steps."""
     recipe = loaded.recipe
     work = WorkDir(loaded.work)
+    work.check(create=True)
     plan = make_plan(loaded)
     ids = [s.id for s in plan.steps]
     for name in (*force, *([until] if until else [])):

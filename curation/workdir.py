@@ -18,6 +18,7 @@ import pyarrow as pa
 import xxhash
 
 from . import __version__
+from .errors import MedcurateError
 from .io.writers import ParquetWriter
 from .ledger import Ledger
 from .record import empty_table, from_table, to_table
@@ -124,6 +125,16 @@ class Pending:
 class WorkDir:
     def __init__(self, root: Location):
         self.root = root
+
+    def check(self, create: bool = False) -> None:
+        """Fail early, with the work dir named, when it cannot be reached (a wrong bucket or endpoint, missing
+        credentials, no permission), rather than with a storage error in the middle of a step."""
+        try:
+            if create:
+                self.root.mkdir()
+            self.root.list()
+        except OSError as e:
+            raise MedcurateError(f"work dir {self.root}: cannot be {'written' if create else 'read'}: {e}") from None
 
     def read_entry(self, source: str, fp: str) -> Entry:
         return Entry(self.root / "read" / f"{source}-{fp}")

@@ -100,3 +100,12 @@ def test_plan_names_the_object_storage_work_dir_without_its_options(tmp_path, s3
     result = CliRunner().invoke(app, ["plan", str(path)])
     assert result.exit_code == 0, result.output
     assert "s3://" in result.output and "endpoint_override" not in result.output
+
+
+def test_an_unreachable_work_dir_fails_before_any_step_naming_it(tmp_path, s3):
+    path = small_recipe(tmp_path, work_dir=s3.uri("no-such-bucket", "work"))
+    result = CliRunner().invoke(app, ["run", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "work dir s3://no-such-bucket/work: cannot be written" in result.output
+    assert "no-such-bucket" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
