@@ -12,6 +12,7 @@ import fnmatch
 import os
 import posixpath
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,14 +95,15 @@ class Location:
     def with_name(self, name: str) -> Location:
         return self.parent / name
 
-    def _type(self) -> pafs.FileType:
+    def kind(self) -> pafs.FileType:
+        """File, Directory or NotFound: one request on object storage, so ask once and compare."""
         return self.fs.get_file_info(self.path).type
 
     def exists(self) -> bool:
-        return self._type() != pafs.FileType.NotFound
+        return self.kind() != pafs.FileType.NotFound
 
     def is_dir(self) -> bool:
-        return self._type() == pafs.FileType.Directory
+        return self.kind() == pafs.FileType.Directory
 
     def list(self, pattern: str = "*") -> list[Location]:
         """What the folder holds directly whose name matches `pattern`, sorted by name; [] when it is absent."""
@@ -114,7 +116,7 @@ class Location:
 
     def remove(self) -> None:
         """The file or the folder with all it holds; nothing when it is absent."""
-        kind = self._type()
+        kind = self.kind()
         if kind == pafs.FileType.Directory:
             self.fs.delete_dir(self.path)
         elif kind == pafs.FileType.File:
@@ -134,17 +136,18 @@ class Location:
             while chunk := fh.read(size):
                 yield chunk
 
-    def write_bytes(self, data: bytes) -> None:
-        """The whole file at once: readers see the old content or the new, never part of it."""
-        tmp = self.temporary()
+    @contextmanager
+    def whole(self) -> Iterator[Location]:
+        """Where to write this file so that it appears whole: a name beside it, one per process (a task run
+        twice never shares it), moved onto it once written. Readers see the old content or the new."""
+        tmp = self.with_name(f"{self.name}.tmp-{os.getpid()}")
         tmp.parent.mkdir()
-        with tmp.fs.open_output_stream(tmp.path) as fh:
-            fh.write(data)
+        yield tmp
         tmp.move(self)
 
-    def temporary(self) -> Location:
-        """A name beside this one for writing it: one per process, so a task run twice never shares it."""
-        return self.with_name(f"{self.name}.tmp-{os.getpid()}")
+    def write_bytes(self, data: bytes) -> None:
+        with self.whole() as tmp, tmp.fs.open_output_stream(tmp.path) as fh:
+            fh.write(data)
 
     def open_input(self) -> Any:
         """A seekable file (parquet needs to seek to its footer)."""
@@ -161,9 +164,6 @@ class Location:
         return pq.read_table(self.path, filesystem=self.fs, columns=columns)
 
     def write_table(self, table: pa.Table, **options: Any) -> None:
-        """A parquet file that appears whole (see `write_bytes`)."""
-        tmp = self.temporary()
-        tmp.parent.mkdir()
-        pq.write_table(table, tmp.path, filesystem=tmp.fs, **options)
-        tmp.move(self)
+        with self.whole() as tmp:
+            pq.write_table(table, tmp.path, filesystem=tmp.fs, **options)
 

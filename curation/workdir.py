@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 import xxhash
+from pyarrow.fs import FileType
 
 from . import __version__
 from .errors import MedcurateError
@@ -74,9 +75,10 @@ class Entry:
 
     def parts(self) -> list[Location]:
         path = self.path / "records.parquet"
-        if path.is_dir():
+        kind = path.kind()
+        if kind == FileType.Directory:
             return path.list("*.parquet")
-        return [path] if path.exists() else []
+        return [path] if kind == FileType.File else []
 
     def table(self) -> pa.Table:
         tables = [p.read_table() for p in self.parts()]
@@ -128,11 +130,13 @@ class WorkDir:
 
     def check(self, create: bool = False) -> None:
         """Fail early, with the work dir named, when it cannot be reached (a wrong bucket or endpoint, missing
-        credentials, no permission), rather than with a storage error in the middle of a step."""
+        credentials, no permission), rather than with a storage error in the middle of a step. A run creates
+        it (`create`) and then plans, which reads it: one request each."""
         try:
             if create:
                 self.root.mkdir()
-            self.root.list()
+            else:
+                self.root.list()
         except OSError as e:
             raise MedcurateError(f"work dir {self.root}: cannot be {'written' if create else 'read'}: {e}") from None
 

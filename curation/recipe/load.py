@@ -131,10 +131,8 @@ def semantic_problems(recipe: Recipe, specs: list[SourceSpec]) -> list[tuple[tup
             TrainConfig.model_validate(recipe.train)
         except ValidationError as e:
             problems += [(("train", *err["loc"]), err["msg"]) for err in e.errors()]
-    for field in ("work_dir", "state_dir"):
-        where = getattr(recipe, field)
-        if where and is_uri(where) and (why := check_uri(where)):
-            problems.append(((field,), why))
+    if recipe.work_dir and is_uri(recipe.work_dir) and (why := check_uri(recipe.work_dir)):
+        problems.append((("work_dir",), why))
     if recipe.state_dir and is_uri(recipe.state_dir):
         problems.append((("state_dir",), "the SQLite stores need a local folder, not a URI"))
     if recipe.llm.default not in recipe.llm.endpoints:
@@ -185,13 +183,12 @@ def load_recipe(file: str | Path, *, check_paths: bool = True) -> LoadedRecipe:
     found += semantic_problems(recipe, specs)
     if found:
         raise RecipeError(file, [Problem(*locate(root, loc), msg) for loc, msg in found])
-    default_work = base.parent / "work" / recipe.name
-    remote = bool(recipe.work_dir) and is_uri(recipe.work_dir or "")
-    work = default_work if not recipe.work_dir or remote else _resolve(base, recipe.work_dir)
-    state = _resolve(base, recipe.state_dir) if recipe.state_dir else work
+    remote = recipe.work_dir if recipe.work_dir and is_uri(recipe.work_dir) else None
+    local = _resolve(base, recipe.work_dir) if recipe.work_dir and not remote else base.parent / "work" / recipe.name
+    state = _resolve(base, recipe.state_dir) if recipe.state_dir else local
     output = _resolve(base, recipe.output) if recipe.output else base.parent / "out" / recipe.name
-    store = Location.of(recipe.work_dir if remote else work.resolve())
-    return LoadedRecipe(recipe, file, specs, state.resolve(), output.resolve(), store)
+    work = Location.of(remote or local.resolve())
+    return LoadedRecipe(recipe, file, specs, state.resolve(), output.resolve(), work)
 
 
 def _message(err: dict[str, Any]) -> str:
