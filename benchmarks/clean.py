@@ -84,7 +84,7 @@ def baseline(records: list[dict]) -> int:
             for name, pat in pii:
                 m["content"] = pat.sub(f"<{name}>", m["content"])
         q = quality.measure(rec)
-        return not quality.decide(q) and len(set(roles)) >= 1
+        return not quality.decide(q, rec.get("task")) and len(set(roles)) >= 1
 
     df = pd.DataFrame({"rec": records})
     kept = df["rec"].apply(row)

@@ -1,11 +1,19 @@
 """quality: measure first, decide second. Every statistic is stored in `meta["quality"]`, kept or not, so
 a user can see why a record went and tune a threshold without re-running the measurement.
 
-Filters: length bounds (characters, words, and tokens of a named tokenizer); Gopher-style repetition
-(duplicate line and paragraph fractions, top n-gram and duplicated n-gram character fractions; the n-gram
-rules apply to space-delimited text only, as one Han character is not a word); symbol-to-word ratio;
-answers that are trivially short, restate the question, refuse or carry model boilerplate, or stop
-mid-sentence; and a medical-relevance score from the multilingual lexicon in `curation/data/`.
+Filters: length bounds (characters, words, and tokens of a named tokenizer); repetition; symbol-to-word
+ratio; answers that are trivially short, restate the question, refuse or carry model boilerplate, or stop
+mid-sentence; and a medical-relevance score (`curation.relevance`).
+
+Repetition is judged the way each rule was meant. Gopher's fraction rules (duplicate line and paragraph
+fractions, top n-gram and duplicated n-gram character fractions) were made for web documents of 50 words
+and more, so they apply to documents (task `text`) only, message by message. On real, curated QA and exam
+items they misfire: a short answer has few lines, multiple-choice options share their stem, an abstract
+repeats its key phrase, a patient-education answer opens with a summary of the points it then makes. Every
+task is instead held to rules that copy-paste and looping generation break and curated text does not: a
+line or paragraph that occurs three or more times, and word 10-grams that occur three or more times
+covering a large part of a message. An MCQ item is measured field by field (stem, each option,
+explanation), never as one block in which options echo each other.
 """
 
 from __future__ import annotations
@@ -46,11 +54,20 @@ class QualityConfig(StepConfig):
     tokenizer: str | None = Field(None, description="A local tokenizer folder or .gguf file, for token bounds.")
     min_tokens: int | None = None
     max_tokens: int | None = None
+    gopher_tasks: list[str] = Field(
+        default_factory=lambda: ["text"], description="Tasks whose texts are documents, held to Gopher's "
+        "fraction rules (the max_dup_* and max_top_ngram_* thresholds); other tasks get the repeat rules only.")
     max_dup_line_frac: float = 0.3
     max_dup_para_frac: float = 0.3
     max_top_ngram_frac: dict[int, float] = Field(default_factory=lambda: dict(DEFAULT_TOP_NGRAM))
     max_dup_ngram_frac: dict[int, float] = Field(default_factory=lambda: dict(DEFAULT_DUP_NGRAM))
-    ngram_min_words: int = Field(30, description="Texts with fewer words are too short for n-gram statistics.")
+    ngram_min_words: int = Field(50, description="Documents with fewer words are too short for Gopher's n-gram "
+                                 "statistics (Gopher's own lower bound on a document).")
+    max_line_repeats: int = Field(2, description="A line or paragraph (of 12+ characters) may occur this often in "
+                                  "one text; more is copy-paste or a generation loop.")
+    loop_ngram: int = Field(10, ge=2, description="Words (a CJK character counts as one) per n-gram for loops.")
+    max_loop_frac: float = Field(0.3, description="Share of a text's characters covered by loop_ngram-grams that "
+                                 "occur three or more times, above which the text loops.")
     max_symbol_word_ratio: float = 0.1
     min_answer_words: int = Field(2, description="Answers with fewer words (a CJK character counts as one) go.")
     reject_restated: bool = True
@@ -122,6 +139,37 @@ def dup_ngram_frac(words: list[str], n: int) -> float:
     return round(sum(len(w) for w, c in zip(words, covered) if c) / max(1, total), 4)
 
 
+def max_repeats(items: list[str], min_chars: int = 12) -> int:
+    """How often the most frequent item (of at least `min_chars` characters) occurs."""
+    counts = Counter(i.strip() for i in items if len(i.strip()) >= min_chars)
+    return max(counts.values(), default=0)
+
+
+def loop_fraction(words: list[str], n: int, min_count: int = 3) -> float:
+    """Characters covered by n-grams that occur `min_count`+ times, over all word characters: a looping text
+    repeats long stretches many times, while natural text (and a summary restated once) does not."""
+    if len(words) < min_count * n:
+        return 0.0
+    grams = [tuple(words[i: i + n]) for i in range(len(words) - n + 1)]
+    counts = Counter(grams)
+    covered = [False] * len(words)
+    for i, g in enumerate(grams):
+        if counts[g] >= min_count:
+            for j in range(i, i + n):
+                covered[j] = True
+    total = sum(len(w) for w in words)
+    return round(sum(len(w) for w, c in zip(words, covered) if c) / max(1, total), 4)
+
+
+def repetition_texts(record) -> list[str]:
+    """The texts repetition is judged on: an MCQ item field by field, otherwise each non-system message."""
+    mcq = record.get("mcq")
+    if mcq:
+        return [t for t in (mcq.get("question"), *(mcq.get("options") or {}).values(), mcq.get("explanation"),
+                            mcq.get("context")) if isinstance(t, str) and t]
+    return [text for role, text in texts_of(record) if role != "system"]
+
+
 def norm(s: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", s.casefold()).split())
 
@@ -146,25 +194,27 @@ class Quality(RecordStep):
         q: dict = {"chars": len(content), "words": len(words)}
         if self._tokenizer is not None:
             q["tokens"] = len(self._tokenizer(content, add_special_tokens=False)["input_ids"])
-        # Repetition is measured within each message: an answer that echoes its question is not repetitive.
-        q["dup_line_frac"] = q["dup_para_frac"] = 0.0
+        # Repetition is measured within each text: an answer that echoes its question is not repetitive.
+        c = self.config
+        gopher = record.get("task") in c.gopher_tasks
+        q["dup_line_frac"] = q["dup_para_frac"] = q["loop_frac"] = 0.0
+        q["line_repeats"] = q["para_repeats"] = 0
         top: dict[int, float] = {}
         dup: dict[int, float] = {}
-        for role, text in parts:
-            if role == "system":
-                continue
-            q["dup_line_frac"] = max(q["dup_line_frac"], dup_fraction(text.split("\n")))
-            q["dup_para_frac"] = max(q["dup_para_frac"], dup_fraction(re.split(r"\n\s*\n", text)))
+        for text in repetition_texts(record):
+            lines, paras = text.split("\n"), re.split(r"\n\s*\n", text)
+            q["dup_line_frac"] = max(q["dup_line_frac"], dup_fraction(lines))
+            q["dup_para_frac"] = max(q["dup_para_frac"], dup_fraction(paras))
+            q["line_repeats"] = max(q["line_repeats"], max_repeats(lines))
+            q["para_repeats"] = max(q["para_repeats"], max_repeats(paras))
             tw = [w.lower() for w in WORD.findall(text)]
+            q["loop_frac"] = max(q["loop_frac"], loop_fraction(tw, c.loop_ngram))
             spaced = len(CJK.findall(text[:500])) < 0.3 * max(1, min(len(text), 500))
-            if spaced and len(tw) >= self.config.ngram_min_words:
-                for n in self.config.max_top_ngram_frac:
+            if gopher and spaced and len(tw) >= c.ngram_min_words:
+                for n in c.max_top_ngram_frac:
                     top[n] = max(top.get(n, 0.0), top_ngram_frac(tw, n))
-                for n in self.config.max_dup_ngram_frac:
+                for n in c.max_dup_ngram_frac:
                     dup[n] = max(dup.get(n, 0.0), dup_ngram_frac(tw, n))
-        if top:  # string keys: meta travels as JSON
-            q["top_ngram"] = {str(n): v for n, v in top.items()}
-            q["dup_ngram"] = {str(n): v for n, v in dup.items()}
         symbols = content.count("#") + content.count("...") + content.count("…")
         q["symbol_word_ratio"] = round(symbols / max(1, len(words)), 4)
         hits = len(lexicon_pattern(self.config.lexicon or str(LEXICON)).findall(content))
@@ -179,8 +229,9 @@ class Quality(RecordStep):
             q["truncated"] = bool(DANGLING.search(tail[-40:])) or tail.count("(") > tail.count(")")
         return q
 
-    def decide(self, q: dict) -> list[str]:
+    def decide(self, q: dict, task: str | None = None) -> list[str]:
         c = self.config
+        gopher = task in c.gopher_tasks
         fails = []
         if "answer_words" in q:
             if q["answer_words"] < c.min_answer_words:
@@ -204,10 +255,12 @@ class Quality(RecordStep):
                 fails.append("too short (tokens)")
             if c.max_tokens is not None and q["tokens"] > c.max_tokens:
                 fails.append("too long (tokens)")
-        if q["dup_line_frac"] > c.max_dup_line_frac:
+        if q["line_repeats"] > c.max_line_repeats or (gopher and q["dup_line_frac"] > c.max_dup_line_frac):
             fails.append("repeated lines")
-        if q["dup_para_frac"] > c.max_dup_para_frac:
+        if q["para_repeats"] > c.max_line_repeats or (gopher and q["dup_para_frac"] > c.max_dup_para_frac):
             fails.append("repeated paragraphs")
+        if q["loop_frac"] > c.max_loop_frac:
+            fails.append("looping text")
         for n, limit in c.max_top_ngram_frac.items():
             if q.get("top_ngram", {}).get(str(n), 0) > limit:
                 fails.append(f"repeated {n}-gram")
@@ -225,7 +278,7 @@ class Quality(RecordStep):
     def process(self, record):
         self.setup()
         q = self.measure(record)
-        fails = self.decide(q)
+        fails = self.decide(q, record.get("task"))
         q["failed"] = fails
         record["meta"]["quality"] = q
         if fails:
