@@ -11,6 +11,7 @@ Roles are compared for mixing only when each has enough letters and the identifi
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import lru_cache
 from typing import Any, Literal
@@ -59,6 +60,10 @@ FUNCTION_INDEX = _function_index()
 PERSIAN_LETTERS = frozenset("پچژگ")
 URDU_LETTERS = frozenset("ٹڈڑںےھ")
 SCAN_CHARS = 2000
+# Runs of Latin letters and digits, so that `Th2` or `5mg` is one token even next to Han characters.
+LATIN_RUN = re.compile(r"[0-9A-Za-z\u00C0-\u024F\u1E00-\u1EFF]+")
+NON_WORD_WEIGHT = 0.25
+DEFAULT_MIN_CONFIDENCE = {"fasttext": 0.3, "langdetect": 0.5}
 
 
 @lru_cache(maxsize=8192)
@@ -76,11 +81,23 @@ def _script(ch: str) -> str:
 
 
 def script_amounts(text: str) -> dict[str, float]:
-    """Weighted letter counts per script in the first SCAN_CHARS characters."""
+    """Weighted letter counts per script in the first SCAN_CHARS characters.
+
+    Latin letters are counted by token: a word (3+ letters, lower or title case) counts in full, while
+    abbreviations, units, formulas and gene names (`CD34`, `mmHg`, `IgG`, `HLA-DR3`, `TAGCAT`) are the same in
+    every language and count a quarter, so a Chinese question with such options stays Chinese, yet a text made
+    only of them is still Latin script.
+    """
+    head = text[:SCAN_CHARS]
     counts: dict[str, float] = {}
-    for ch in text[:SCAN_CHARS]:
+    for run in LATIN_RUN.findall(head):
+        word = run.isalpha() and len(run) >= 3 and (run.islower() or (run[0].isupper() and run[1:].islower()))
+        letters = sum(ch.isalpha() for ch in run)
+        if letters:
+            counts["LATIN"] = counts.get("LATIN", 0.0) + letters * (1.0 if word else NON_WORD_WEIGHT)
+    for ch in LATIN_RUN.sub(" ", head):
         if ch.isalpha():
-            s = "LATIN" if ch.isascii() else _script(ch)
+            s = _script(ch)
             counts[s] = counts.get(s, 0.0) + SCRIPT_WEIGHT.get(s, 1.0)
     return counts
 
@@ -137,14 +154,17 @@ class LangidConfig(StepConfig):
     backend: Literal["fasttext", "langdetect"] = Field(
         "fasttext", description="Identifier for Latin/Cyrillic text: fastText lid.176 (bundled, fast) or langdetect.")
     keep: list[str] | None = Field(None, description="Keep only these languages (ISO 639-1); all if left out.")
-    min_confidence: float = Field(0.5, ge=0, le=1, description="Reject below this confidence.")
+    min_confidence: float | None = Field(
+        None, ge=0, le=1, description="Reject below this confidence; by default 0.5 for langdetect and 0.3 for "
+        "fastText, whose softmax spreads a short text's mass over close relatives (es/pt/gl/ca) even when its "
+        "first guess is right.")
     reject_mixed: bool = Field(True, description="Reject records whose user and assistant text differ in language.")
     min_chars: int = Field(
         40, description="A record with fewer weighted letters than this is too short for a confidence to mean "
         "anything and is not held to min_confidence.")
     mixed_min_letters: int = Field(
-        50, description="A role is judged for mixing only with at least this many weighted letters (about ten "
-        "words): a short title-like question gives the identifier too little to be sure of.")
+        35, description="A role is judged for mixing only with at least this many weighted letters (about seven "
+        "words): below that a title-like question gives the identifier too little to be sure of.")
     mixed_min_probability: float = Field(
         0.9, description="A role judged by the statistical identifier counts as another language only this sure.")
     script_min_share: float = Field(
@@ -219,9 +239,16 @@ class Langid(RecordStep):
         vote = function_word_vote(text) if script == "LATIN" and share >= 0.9 else None
         if vote is not None and vote[0] == lang:
             conf, method = max(conf, vote[1]), f"{method}+function-words"
-        elif vote is not None and conf < self.config.min_confidence:
+        elif vote is not None and conf < self.min_confidence:
             lang, conf, method = vote[0], vote[1], "function-words"
         return lang, conf, method
+
+    @property
+    def min_confidence(self) -> float:
+        """The configured confidence floor, or the backend's default."""
+        if self.config.min_confidence is not None:
+            return self.config.min_confidence
+        return DEFAULT_MIN_CONFIDENCE[self.config.backend]
 
     def _decisive(self, result: tuple[str, float, str]) -> bool:
         """Whether a role's result is sure enough to call the record mixed."""
@@ -233,13 +260,21 @@ class Langid(RecordStep):
         return conf >= self.config.mixed_min_probability
 
     def role_languages(self, by_role: dict[str, str]) -> dict[str, str]:
-        """The language of each role that has enough text and a confident result."""
+        """The language of each role that has enough text and a confident result.
+
+        A statistical identifier alone is confidently wrong on title-like questions (langdetect calls "How to
+        diagnose Intraocular (Uveal) Melanoma ?" Italian at 1.0), so a role it judged without support from
+        script or function words needs twice mixed_min_letters to count.
+        """
         judged = {}
         for role, text in by_role.items():
-            if script_profile(text)[2] >= self.config.mixed_min_letters:
-                result = self.detect(text)
-                if self._decisive(result):
-                    judged[role] = result[0]
+            amount = script_profile(text)[2]
+            if amount < self.config.mixed_min_letters:
+                continue
+            result = self.detect(text)
+            supported = result[2] == "script" or "function-words" in result[2]
+            if self._decisive(result) and (supported or amount >= 2 * self.config.mixed_min_letters):
+                judged[role] = result[0]
         return judged
 
     def process(self, record: dict[str, Any]) -> None:
@@ -265,7 +300,7 @@ class Langid(RecordStep):
             raise Reject("language unknown", info)
         if mixed:
             raise Reject("mixed languages", info)
-        if conf < c.min_confidence and script_profile(full)[2] >= c.min_chars:
+        if conf < self.min_confidence and script_profile(full)[2] >= c.min_chars:
             raise Reject("low language confidence", info)
         if c.keep is not None and lang not in c.keep:
             raise Reject("language not kept", info)

@@ -1,0 +1,118 @@
+"""Language identification on short multilingual medical records, with both backends."""
+
+from __future__ import annotations
+
+import pytest
+
+from curation.record import make_record
+from curation.steps.base import Reject
+from curation.steps.langid import Langid, LangidConfig, script_profile
+
+BACKENDS = ("fasttext", "langdetect")
+
+
+def pair(question: str, answer: str) -> dict:
+    return make_record("t", "instruction", messages=[{"role": "user", "content": question},
+                                                     {"role": "assistant", "content": answer}])
+
+
+SHORT_QUESTIONS = {
+    "en": "What are the first symptoms of type 2 diabetes in older adults, and when should they see a doctor?",
+    "es": "¿Cuáles son los primeros síntomas de la diabetes tipo 2 en los adultos mayores y cuándo deben consultar?",
+    "fr": "Quels sont les premiers symptômes du diabète de type 2 chez les personnes âgées et quand consulter ?",
+    "zh": "老年人2型糖尿病的早期症状有哪些？什么时候应该去看医生？",
+    "ar": "ما هي الأعراض الأولى لمرض السكري من النوع الثاني عند كبار السن ومتى يجب مراجعة الطبيب؟",
+    "hi": "बुजुर्गों में टाइप 2 मधुमेह के शुरुआती लक्षण क्या हैं और उन्हें डॉक्टर को कब दिखाना चाहिए?",
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("lang", sorted(SHORT_QUESTIONS))
+def test_short_questions_get_their_language(backend, lang):
+    rec = make_record("t", "instruction", text=SHORT_QUESTIONS[lang])
+    Langid(LangidConfig(backend=backend)).process(rec)
+    assert rec["lang"] == lang
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_chinese_mcq_with_latin_options_and_drug_names_is_chinese(backend):
+    text = ("造血干细胞和早期造血祖细胞的标志是\nA. CD34\nB. CD38\nC. CD19\nD. HLA-DR\n"
+            "患者服用 Metformin 500mg 后出现 lactic acidosis，应检测 HbA1c 和 eGFR")
+    rec = make_record("t", "mcq", messages=[{"role": "user", "content": text},
+                                            {"role": "assistant", "content": "A. CD34"}])
+    Langid(LangidConfig(backend=backend)).process(rec)
+    assert rec["lang"] == "zh" and rec["meta"]["langid"]["method"] == "script"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_arabic_question_with_latin_units_is_arabic(backend):
+    text = "مريض يتناول 500 mg من الباراسيتامول كل 6 ساعات ودرجة حرارته 39 °C وضغطه 90/60 mmHg، ما الخطوة التالية؟"
+    rec = make_record("t", "instruction", text=text)
+    Langid(LangidConfig(backend=backend)).process(rec)
+    assert rec["lang"] == "ar"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_hindi_with_english_abbreviations_is_hindi(backend):
+    text = "मरीज़ का HbA1c 8.5% है और ECG सामान्य है, क्या उसे MRI या CT scan की ज़रूरत है?"
+    rec = make_record("t", "instruction", text=text)
+    Langid(LangidConfig(backend=backend)).process(rec)
+    assert rec["lang"] == "hi"
+
+
+def test_abbreviations_weigh_less_than_words():
+    script, share, _ = script_profile("天然血型抗体是\nA. IgA.\nB. IgM.\nC. IgD.\nD. IgE.\nE. IgG.")
+    assert script == "HAN" and share > 0.8
+    assert script_profile("IgA IgM IgG")[0] == "LATIN"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_short_english_pair_is_not_mixed(backend):
+    step = Langid(LangidConfig(backend=backend))
+    for question, answer in [
+        ("How to diagnose Intraocular (Uveal) Melanoma ?",
+         "Tests that examine the eye are used to detect and diagnose intraocular melanoma."),
+        ("What is (are) Glaucoma ?", "Glaucoma is a group of diseases that can damage the optic nerve."),
+    ]:
+        rec = pair(question, answer)
+        step.process(rec)
+        assert rec["lang"] == "en"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_spanish_question_with_english_answer_is_mixed(backend):
+    rec = pair("¿Cuál es el tratamiento inicial recomendado para un paciente adulto con hipertensión arterial leve?",
+               "Lifestyle changes come first: less salt, regular exercise and weight loss. If blood pressure stays "
+               "high after three months, a thiazide diuretic or an ACE inhibitor is usually started. Patients "
+               "should measure their blood pressure at home and return for review.")
+    with pytest.raises(Reject, match="mixed languages"):
+        Langid(LangidConfig(backend=backend)).process(rec)
+    assert rec["meta"]["langid"]["per_role"] == {"user": "es", "assistant": "en"}
+
+
+def test_mixing_is_not_judged_on_mcq_records():
+    rec = make_record("t", "mcq", messages=[
+        {"role": "user", "content": "¿Cuál de los siguientes fármacos es un inhibidor de la bomba de protones?"},
+        {"role": "assistant", "content": "Omeprazole is a proton pump inhibitor used for gastric ulcers and reflux."}])
+    Langid(LangidConfig()).process(rec)
+    assert "per_role" not in rec["meta"]["langid"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_backends_are_deterministic(backend):
+    texts = [*SHORT_QUESTIONS.values(), "Diabetes mellitus", "Dolor torácico", "Insuffisance rénale aiguë"]
+    first = [Langid(LangidConfig(backend=backend)).detect(t) for t in texts]
+    again = [Langid(LangidConfig(backend=backend)).detect(t) for t in texts]
+    assert first == again
+
+
+def test_low_confidence_is_rejected_on_long_enough_text():
+    rec = make_record("t", "instruction", text="Omeprazol ibuprofeno paracetamol amoxicilina metformina")
+    step = Langid(LangidConfig(min_confidence=1.0))
+    with pytest.raises(Reject, match="low language confidence"):
+        step.process(rec)
+
+
+def test_text_without_letters_is_unknown():
+    with pytest.raises(Reject, match="language unknown"):
+        Langid(LangidConfig()).process(make_record("t", "instruction", text="120/80 — 37.5 °"))
