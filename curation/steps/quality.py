@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
 
+from ..relevance import DEFAULT_MIN_SCORE, LEXICON, medical_score
 from .base import RecordStep, Reject, StepConfig, answer_and_question, register, texts_of
 
 WORD = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]|[^\s\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]+")
@@ -41,7 +41,6 @@ TERMINAL = tuple(".!?。！？…)]}\"'»”’>*`|%0123456789") + tuple("abcdef
 DANGLING = re.compile(
     r"(?:[,:;(\-–—/]|\b(?:and|or|but|the|a|an|of|to|with|for|in|on|by|as|is|are|was|which|that|such as|"
     r"y|o|de|del|la|el|los|las|con|para|por|que|en|un|una|e|u|et|ou|le|les|des)|\s[و]|[的和或与及])\s*$", re.I)
-LEXICON = Path(__file__).resolve().parents[1] / "data" / "medical_lexicon.tsv"
 DEFAULT_TOP_NGRAM = {2: 0.20, 3: 0.18, 4: 0.16}
 DEFAULT_DUP_NGRAM = {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
 
@@ -74,31 +73,9 @@ class QualityConfig(StepConfig):
     reject_refusals: bool = True
     reject_truncated: bool = True
     min_medical_score: float | None = Field(
-        1.0, description="Lexicon hits per 100 words below which a record is not medical; None turns it off.")
+        DEFAULT_MIN_SCORE, description="Medical terms per 100 words (the length floored at 30 words, so a short "
+        "exam item needs one clear term) below which a record is not medical; None turns it off.")
     lexicon: str | None = Field(None, description="A lexicon file (lang<TAB>term); the shipped one by default.")
-
-
-@lru_cache(maxsize=4)
-def lexicon_pattern(path: str) -> re.Pattern:
-    latin_prefix, latin_word, anywhere = [], [], []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        lang, term = line.split("\t", 1)
-        term = term.strip().lower()
-        if lang in ("zh", "ja", "ar", "fa", "ur"):
-            if lang != "ar" or len(term) >= 3:  # 2-letter Arabic strings occur inside unrelated words
-                anywhere.append(term)
-        elif len(term) >= 5:
-            latin_prefix.append(term)
-        else:
-            latin_word.append(term)
-
-    def alt(terms: list[str]) -> str:
-        return "|".join(re.escape(t) for t in sorted(set(terms), key=len, reverse=True))
-
-    parts = [rf"(?<!\w)(?:{alt(latin_prefix)})", rf"(?<!\w)(?:{alt(latin_word)})(?!\w)", f"(?:{alt(anywhere)})"]
-    return re.compile("|".join(parts), re.I)
 
 
 def dup_fraction(items: list[str]) -> float:
@@ -217,8 +194,7 @@ class Quality(RecordStep):
                     dup[n] = max(dup.get(n, 0.0), dup_ngram_frac(tw, n))
         symbols = content.count("#") + content.count("...") + content.count("…")
         q["symbol_word_ratio"] = round(symbols / max(1, len(words)), 4)
-        hits = len(lexicon_pattern(self.config.lexicon or str(LEXICON)).findall(content))
-        q["medical_score"] = round(100 * hits / max(1, len(words)), 2)
+        q["medical_score"] = medical_score(content, self.config.lexicon or str(LEXICON))
         answer, question = answer_and_question(record)
         if answer and record.get("task") != "mcq":
             q["answer_words"] = len(WORD.findall(answer))
