@@ -8,6 +8,13 @@ different rest). All three methods use word 3-gram shingles, 128 permutations an
 scored by precision, recall and F1 over pairs (a record and the earlier record it is flagged to duplicate).
 With --scale N, the step alone also runs on N records of about 150 words in a fresh process, reporting wall
 time and peak memory.
+
+A second corpus is templated rare-disease Q&A (`templated_qa`): symptom answers that open and close with one
+long boilerplate around a short, different symptom list per disease, inheritance answers shared word for word
+by many diseases, and planted copies (reformatted, or answered in other words). It reports what the step
+removes there: records less similar to the survivor they name than the threshold, removals whose question
+asks about another disease, and planted groups not resolved to exactly one member. --no-baselines skips
+datasketch and rensa.
 """
 
 from __future__ import annotations
@@ -70,6 +77,120 @@ def corpus(n: int, seed: int = 0, sentences: int = 6) -> tuple[list[str], set[tu
             bases.append((len(texts), doc))
             texts.append(" ".join(doc))
     return texts, truth
+
+
+SYLLABLES = ("al", "bor", "cra", "dan", "el", "fen", "gor", "hal", "ist", "jor", "kal", "lim", "mor", "nor", "ost",
+             "pel", "quin", "ros", "sal", "tor", "ul", "ven", "wol", "zel")
+KINDS = ("syndrome", "disease", "dysplasia", "myopathy", "ataxia", "leukodystrophy", "deficiency")
+SYMPTOMS = (
+    "Abnormality of the cardiovascular system", "Hypertrophic cardiomyopathy", "Intellectual disability",
+    "Muscle weakness", "Retinopathy", "Short stature", "Scoliosis", "Seizures", "Hearing impairment", "Cataract",
+    "Hepatomegaly", "Splenomegaly", "Cleft palate", "Micrognathia", "Broad thumb", "Clinodactyly of the 5th finger",
+    "Hypotonia", "Delayed speech and language development", "Ptosis", "Nystagmus", "Joint hypermobility",
+    "Craniosynostosis", "Hydrocephalus", "Macrocephaly", "Microcephaly", "Renal cyst", "Proteinuria", "Anemia",
+    "Recurrent infections", "Eczema", "Alopecia", "Dystrophic fingernails", "Hypoglycemia", "Lactic acidosis",
+    "Peripheral neuropathy", "Spasticity", "Dysarthria", "Optic atrophy", "Conductive hearing loss", "Pectus excavatum",
+    "Kyphosis", "Hip dislocation", "Osteopenia", "Exercise intolerance", "Arrhythmia", "Wolff-Parkinson-White syndrome",
+    "Myalgia", "Elevated creatine kinase", "Gastroesophageal reflux", "Feeding difficulties in infancy")
+FREQUENCIES = ("Very frequent (99-80%)", "Frequent (79-30%)", "Occasional (29-5%)", "Very rare (<4-1%)")
+SYMPTOMS_OPEN = ("The Human Phenotype Ontology provides the following list of signs and symptoms for {name}. If the "
+                 "information is available, the table below includes how often the symptom is seen in people with "
+                 "this condition. You can use the MedlinePlus Medical Dictionary to look up the definitions for these "
+                 "medical terms. Signs and Symptoms Approximate number of patients (when available)")
+SYMPTOMS_CLOSE = ("The Human Phenotype Ontology (HPO) has collected information on how often a sign or symptom occurs "
+                  "in a condition. Much of this information comes from Orphanet, a European rare disease database. "
+                  "The frequency of a sign or symptom is usually listed as a rough estimate of the percentage of "
+                  "patients who have that feature.")
+INHERITANCE = (
+    "This condition is inherited in an X-linked dominant pattern. The gene associated with this condition is located "
+    "on the X chromosome, which is one of the two sex chromosomes. In females, a mutation in one of the two copies of "
+    "the gene in each cell is sufficient to cause the disorder. In males, a mutation in the only copy of the gene in "
+    "each cell causes the disorder, and males are often more severely affected.",
+    "This condition is inherited in an autosomal recessive pattern, which means both copies of the gene in each cell "
+    "have mutations. The parents of an individual with an autosomal recessive condition each carry one copy of the "
+    "mutated gene, but they typically do not show signs and symptoms of the condition.",
+    "This condition is inherited in an autosomal dominant pattern, which means one copy of the altered gene in each "
+    "cell is sufficient to cause the disorder. In some cases, an affected person inherits the mutation from one "
+    "affected parent. Other cases result from new mutations in the gene and occur in people with no history of the "
+    "disorder in their family.")
+REWORDS = (("the following list", "this list"), ("how often", "how frequently"), ("look up", "find"),
+           ("which means", "meaning"), ("sufficient", "enough"), ("typically", "usually"))
+
+
+def disease_names(rng: random.Random, n: int) -> list[str]:
+    """n distinct made-up rare-disease names ('Danorost syndrome'), unrelated to one another."""
+    stems: dict[str, str] = {}  # one name per stem: 'X syndrome' and 'X dysplasia' would be one question apart
+    while len(stems) < n:
+        stem = "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))).capitalize()
+        stems.setdefault(stem, f"{stem} {rng.choice(KINDS)}")
+    return list(stems.values())
+
+
+def symptom_answer(rng: random.Random, name: str) -> str:
+    listed = rng.sample(SYMPTOMS, rng.randint(3, 7))
+    body = " ".join(f"{s} {rng.choice(FREQUENCIES)}" for s in listed)
+    return f"{SYMPTOMS_OPEN.format(name=name)} {body} {SYMPTOMS_CLOSE}"
+
+
+def reworded(rng: random.Random, answer: str) -> str:
+    """The answer in other words: two phrases swapped for synonyms where they occur, one sentence added."""
+    for old, new in rng.sample(REWORDS, 2):
+        answer = answer.replace(old, new, 1)
+    return answer + " Genetic counselling can help families understand the risk."
+
+
+def templated_qa(diseases: int, seed: int = 0) -> tuple[list[list[dict]], list[list[int]]]:
+    """MedQuAD/GARD-style conversations: per disease 'What are the symptoms of X?' (boilerplate around its own
+    symptom list) and 'Is X inherited?' (one of three answers shared word for word). One record in ten gets a
+    planted copy: reformatted (case, spacing) or with its answer reworded. Returns the conversations and the
+    planted groups (indices that are one record)."""
+    rng = random.Random(seed)
+    convs: list[list[dict]] = []
+    groups: list[list[int]] = []
+    for name in disease_names(rng, diseases):
+        for q, a in ((f"What are the symptoms of {name}?", symptom_answer(rng, name)),
+                     (f"Is {name} inherited?", rng.choice(INHERITANCE))):
+            convs.append([{"role": "user", "content": q}, {"role": "assistant", "content": a}])
+            if rng.random() < 0.1:
+                copy = (f"  {q.lower()}", a.upper()) if rng.random() < 0.5 else (q, reworded(rng, a))
+                groups.append([len(convs) - 1, len(convs)])
+                convs.append([{"role": "user", "content": copy[0]}, {"role": "assistant", "content": copy[1]}])
+    return convs, groups
+
+
+def templated_report(convs: list[list[dict]], groups: list[list[int]], options: dict | None = None) -> dict:
+    """What the step removes from the templated corpus, checked on the true Jaccard of the texts it compares."""
+    from curation import minhash as mh
+    from curation.steps.dedupe import Dedupe
+
+    records = [{"id": str(i), "source": "bench", "lang": "en", "task": "instruction", "messages": m, "text": None,
+                "mcq": None, "parent_id": None, "origin": None, "meta": {}} for i, m in enumerate(convs)]
+    step = Dedupe(Dedupe.Config(**(options or {})))
+    t = time.perf_counter()
+    kept, rejected = step.apply([dict(r) for r in records])
+    secs = time.perf_counter() - t
+    c = step.config
+    removed = {int(rec["id"]): int(rej.detail["duplicate_of"]) for rec, rej in rejected}
+
+    def jaccard(i: int, j: int) -> float:
+        a, b = (mh.shingle_hashes(mh.record_text(records[k], c.key), False, c.ngram, c.char_ngram) for k in (i, j))
+        return mh.true_jaccard(a, b)
+
+    def subject(i: int) -> str:
+        return normalised_question(convs[i][0]["content"])
+
+    sims = [jaccard(i, s) for i, s in removed.items()]
+    kept_ids = {int(r["id"]) for r in kept}
+    return {"records": len(records), "removed": len(removed), "seconds": secs,
+            "below_threshold": sum(x < c.threshold for x in sims), "min_similarity": min(sims, default=1.0),
+            "other_question": sum(subject(i) != subject(s) for i, s in removed.items()),
+            "planted_groups": len(groups),
+            "unresolved_groups": sum(len(set(g) & kept_ids) != 1 for g in groups),
+            "largest_cluster": max((int(rej.detail["cluster_size"]) for _, rej in rejected), default=1)}
+
+
+def normalised_question(question: str) -> str:
+    return " ".join(question.lower().split())
 
 
 def shingles(text: str) -> list[str]:
@@ -149,27 +270,33 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--scale", type=int, default=0, help="also run the step alone on this many records")
     ap.add_argument("--scale-only", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--diseases", type=int, default=1500, help="rare diseases in the templated Q&A corpus")
+    ap.add_argument("--no-baselines", action="store_true", help="skip datasketch and rensa")
     args = ap.parse_args()
     if args.scale_only:
         scale_run(args.scale_only)
         return
+    convs, groups = templated_qa(args.diseases)
+    print(f"templated Q&A: {templated_report(convs, groups)}", flush=True)
     texts, truth = corpus(args.records)
     print(f"corpus: {len(texts):,} records, {len(truth):,} planted near-duplicate pairs, "
           f"{sum(len(t.split()) for t in texts) / len(texts):.0f} words each", flush=True)
     rows = []
-    for name, fn in (("(a) datasketch, obvious: MinHash.update per shingle, LSH insert+query", run_datasketch),
-                     ("(b) rensa: RMinHash + RMinHashLSH, jaccard-checked", run_rensa),
-                     ("(c) medcurate dedupe step, 1 thread", lambda t: run_step(t, 1)),
-                     ("(c) medcurate dedupe step, 2 threads", lambda t: run_step(t, 2))):
+    methods = [("(a) datasketch, obvious: MinHash.update per shingle, LSH insert+query", run_datasketch),
+               ("(b) rensa: RMinHash + RMinHashLSH, jaccard-checked", run_rensa)]
+    methods = ([] if args.no_baselines else methods) + [
+        ("(c) medcurate dedupe step, 1 thread", lambda t: run_step(t, 1)),
+        ("(c) medcurate dedupe step, 2 threads", lambda t: run_step(t, 2))]
+    for name, fn in methods:
         t0 = time.perf_counter()
         pred = fn(texts)
         secs = time.perf_counter() - t0
         rows.append((name, secs, *score(pred, truth)))
         print(f"  {name}: {secs:.1f}s", flush=True)
     base = rows[0][1]
-    print(f"\n{'method':<72} {'seconds':>8} {'records/s':>10} {'vs (a)':>7} {'P':>6} {'R':>6} {'F1':>6}")
+    print(f"\n{'method':<72} {'seconds':>8} {'records/s':>10} {'vs first':>8} {'P':>6} {'R':>6} {'F1':>6}")
     for name, secs, p, r, f in rows:
-        print(f"{name:<72} {secs:>8.1f} {len(texts) / secs:>10,.0f} {base / secs:>6.1f}x {p:>6.3f} {r:>6.3f} {f:>6.3f}")
+        print(f"{name:<72} {secs:>8.1f} {len(texts) / secs:>10,.0f} {base / secs:>7.1f}x {p:>6.3f} {r:>6.3f} {f:>6.3f}")
     if args.scale:
         subprocess.run([sys.executable, __file__, "--scale-only", str(args.scale)], check=True)
 

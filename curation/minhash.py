@@ -265,3 +265,14 @@ def record_text(record: dict, key: str = "conversation", field: str | None = Non
     if msgs:
         return "\n".join(f"{m['role']}: {m['content']}" for m in msgs if m["role"] != "system")
     return record.get("text") or ""
+
+
+def role_texts(record: dict, key: str = "conversation") -> tuple[str, str]:
+    """A conversation's user and assistant turns, each compared on its own with `key: conversation`; two
+    empty strings when the record lacks one of them or is compared by another key."""
+    msgs = record.get("messages") or []
+    if key != "conversation" or not msgs:
+        return "", ""
+    user = "\n".join(m["content"] for m in msgs if m["role"] == "user")
+    assistant = "\n".join(m["content"] for m in msgs if m["role"] == "assistant")
+    return (user, assistant) if user and assistant else ("", "")

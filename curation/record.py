@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import orjson
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Role = Literal["system", "user", "assistant"]
 Task = Literal["instruction", "dialogue", "mcq", "text"]
@@ -33,9 +33,22 @@ class MCQ(BaseModel):
     model_config = ConfigDict(extra="forbid")
     question: str = Field(min_length=1)
     options: dict[str, str] = Field(description="Option label (A, B, ...) to option text, in order.")
-    answer: str = Field(description="The label of the correct option.")
+    answer: str | None = Field(None, description="The label of the correct option, for single-answer items.")
+    answers: list[str] | None = Field(
+        None, description="The sorted labels of every correct option, for multiple-answer items (CMExam, CMB)."
+    )
     explanation: str | None = None
     context: str | None = Field(None, description="A passage the question is asked about (PubMedQA).")
+
+    @model_validator(mode="after")
+    def _one_answer_kind(self) -> MCQ:
+        """Exactly one of `answer` / `answers`, and every label among the options: a bad key is caught on read."""
+        if (self.answer is None) == (self.answers is None):
+            raise ValueError("an MCQ has either `answer` (one label) or `answers` (several labels), not both or none")
+        for label in self.answers or [self.answer]:
+            if label not in self.options:
+                raise ValueError(f"answer '{label}' is not one of the options ({', '.join(self.options)})")
+        return self
 
 
 class Record(BaseModel):
@@ -61,6 +74,7 @@ MCQ_TYPE = pa.struct(
         ("question", pa.string()),
         ("options", pa.list_(OPTION_TYPE)),
         ("answer", pa.string()),
+        ("answers", pa.list_(pa.string())),
         ("explanation", pa.string()),
         ("context", pa.string()),
     ]
@@ -98,7 +112,7 @@ def content_key(record: dict[str, Any]) -> str:
         parts = [" ".join((record.get("text") or "").split())]
     mcq = record.get("mcq")
     if mcq:
-        parts.append("|".join(f"{k}={v}" for k, v in mcq["options"].items()) + "|" + mcq["answer"])
+        parts.append("|".join(f"{k}={v}" for k, v in mcq["options"].items()) + "|" + "".join(answer_labels(mcq)))
     key = "\n".join(parts)
     return key if key.isascii() else unicodedata.normalize("NFKC", key)
 
@@ -130,11 +144,20 @@ def make_record(source: str, task: str, **fields: Any) -> dict[str, Any]:
     return rec
 
 
+def answer_labels(mcq: dict[str, Any]) -> list[str]:
+    """Every correct label of an MCQ, single- or multiple-answer, so callers need not tell the two apart."""
+    if mcq.get("answers"):
+        return list(mcq["answers"])
+    return [mcq["answer"]] if mcq.get("answer") else []
+
+
 def _mcq_to_arrow(mcq: dict[str, Any] | None) -> dict[str, Any] | None:
     if mcq is None:
         return None
     out = dict(mcq)
     out["options"] = [{"label": k, "text": v} for k, v in mcq["options"].items()]
+    out.setdefault("answer", None)
+    out.setdefault("answers", None)
     out.setdefault("explanation", None)
     out.setdefault("context", None)
     return out

@@ -172,3 +172,132 @@ def test_cli_dedupe_defaults_and_decontaminate(tmp_path):
                               "--benchmark", str(SAMPLE / "mcq_en.jsonl")])
     assert res.exit_code == 0, res.output
     assert len(read_rejects(tmp_path / "d.rejects.jsonl")) == 8, "every explanation of a benchmark item is caught"
+
+
+def text_rec(text, lang="en"):
+    return make_record("s", "text", lang=lang, text=text)
+
+
+CAP = ["Adults with community acquired pneumonia and no comorbidities receive oral amoxicillin for five days.",
+       "Clinicians reassess them after 48 hours if fever persists or breathing worsens.",
+       "A chest radiograph is repeated only when symptoms fail to settle after six weeks.",
+       "Smokers are offered cessation support at the same visit.",
+       "Pneumococcal and influenza vaccination is checked and offered where due.",
+       "Hospital admission is considered with a CURB-65 score of two or more."]
+CAP_OTHER = ["Doxycycline is an alternative for those allergic to penicillin, given for the same duration.",
+             "Macrolides are kept for atypical organisms suggested by the history or local outbreaks."]
+
+
+def test_near_duplicates_do_not_chain_through_a_middle_record(tmp_path):
+    # b is a near copy of a (last sentence changed), c a near copy of b (first sentence changed too), but c is
+    # not within the threshold of a: a survives, b goes as a's duplicate, c stays
+    a = " ".join(CAP)
+    b = " ".join(CAP[:5] + CAP_OTHER[:1])
+    c = " ".join(CAP_OTHER[1:] + CAP[1:5] + CAP_OTHER[:1])
+    sh = [mh.shingle_hashes(t, False, 3, 3) for t in (a, b, c)]
+    assert min(mh.true_jaccard(sh[0], sh[1]), mh.true_jaccard(sh[1], sh[2])) >= 0.65 > mh.true_jaccard(sh[0], sh[2])
+    recs = [text_rec(t) for t in (a, b, c)]
+    kept, rejects = run([dict(r) for r in recs], {"threshold": 0.65}, tmp_path=tmp_path)
+    assert [r["text"] for r in kept] == [a, c]
+    assert [(r["id"], r["detail"]["duplicate_of"]) for r in rejects] == [(recs[1]["id"], recs[0]["id"])]
+    assert rejects[0]["detail"]["similarity"] == pytest.approx(mh.true_jaccard(sh[0], sh[1]), abs=1e-4)
+    assert rejects[0]["detail"]["cluster_size"] == 2
+
+
+def test_each_reject_names_a_survivor_within_the_threshold_with_its_true_similarity(tmp_path):
+    from benchmarks.dedupe import normalised_question, templated_qa
+
+    convs, groups = templated_qa(150, seed=3)
+    records = [make_record("gard", "instruction", lang="en", messages=m) for m in convs]
+    by_id = {r["id"]: r for r in records}
+    kept, rejects = run([dict(r) for r in records], None, tmp_path=tmp_path)
+    assert rejects, "the planted copies are found"
+    for rej in rejects:
+        survivor, gone = by_id[rej["detail"]["duplicate_of"]], by_id[rej["id"]]
+        j = mh.true_jaccard(*(mh.shingle_hashes(mh.record_text(r), False, 3, 3) for r in (survivor, gone)))
+        assert j >= 0.7 and rej["detail"]["similarity"] == pytest.approx(j, abs=1e-4)
+        assert normalised_question(survivor["messages"][0]["content"]) == normalised_question(
+            gone["messages"][0]["content"]), "a templated answer does not make two diseases' questions one"
+    kept_ids = {r["id"] for r in kept}
+    assert all(len({records[i]["id"] for i in g} & kept_ids) >= 1 for g in groups)
+
+
+INHERITED = {
+    "en": ("Is Danon disease inherited?", "Is otopalatodigital syndrome type 1 inherited?",
+           "This condition is inherited in an X-linked dominant pattern. The gene associated with this condition is "
+           "located on the X chromosome, one of the two sex chromosomes, and one altered copy in each cell is enough "
+           "to cause the disorder."),
+    "es": ("¿Se hereda la enfermedad de Danon?", "¿Se hereda el síndrome otopalatodigital tipo 1?",
+           "Esta afección se hereda con un patrón dominante ligado al cromosoma X. El gen asociado se encuentra en el "
+           "cromosoma X, uno de los dos cromosomas sexuales, y basta una copia alterada en cada célula."),
+    "fr": ("La maladie de Danon est-elle héréditaire ?", "Le syndrome oto-palato-digital de type 1 est-il héréditaire ?",
+           "Cette affection se transmet selon un mode dominant lié au chromosome X. Le gène en cause se trouve sur le "
+           "chromosome X, l'un des deux chromosomes sexuels, et une seule copie modifiée par cellule suffit."),
+    "zh": ("达农病会遗传吗？", "耳腭指综合征1型会遗传吗？",
+           "这种疾病以X连锁显性方式遗传。相关基因位于X染色体上，X染色体是两条性染色体之一，每个细胞中一个拷贝发生改变就足以致病。"),
+    "ar": ("هل مرض دانون وراثي؟", "هل متلازمة الأذن والحنك والأصابع من النوع الأول وراثية؟",
+           "تنتقل هذه الحالة بنمط سائد مرتبط بالكروموسوم إكس. يقع الجين المرتبط بهذه الحالة على الكروموسوم إكس، وهو أحد "
+           "الكروموسومين الجنسيين، وتكفي نسخة واحدة متغيرة في كل خلية لإحداث المرض."),
+    "hi": ("क्या डैनन रोग वंशानुगत है?", "क्या ओटोपैलेटोडिजिटल सिंड्रोम टाइप 1 वंशानुगत है?",
+           "यह स्थिति एक्स-लिंक्ड प्रभावी पैटर्न में वंशानुगत होती है। इससे जुड़ा जीन एक्स गुणसूत्र पर स्थित है, जो दो लिंग "
+           "गुणसूत्रों में से एक है, और हर कोशिका में एक बदली हुई प्रति रोग पैदा करने के लिए काफी है।"),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(INHERITED))
+def test_two_questions_sharing_a_templated_answer_are_two_records(lang):
+    q1, q2, answer = INHERITED[lang]
+    kept, _ = run([qa(q1, answer, lang=lang), qa(q2, answer, lang=lang)])
+    assert len(kept) == 2
+    kept, _ = run([qa(q1, answer, lang=lang), qa(q2, answer, lang=lang)], {"key": "user"})
+    assert len(kept) == 2
+
+
+REWORDED = {
+    "en": ("What are the symptoms of Danon disease?",
+           "Danon disease mainly affects the heart, the skeletal muscles and the brain. Most affected males develop "
+           "hypertrophic cardiomyopathy in their teens, often with Wolff-Parkinson-White syndrome, muscle weakness "
+           "and mild intellectual disability.",
+           "Danon disease mainly affects the heart, the skeletal muscles and the brain. Most affected males develop "
+           "hypertrophic cardiomyopathy in adolescence, often with Wolff-Parkinson-White syndrome, muscle weakness "
+           "and mild intellectual disability. Females are often less affected."),
+    "es": ("¿Cuáles son los síntomas de la enfermedad de Danon?",
+           "La enfermedad de Danon afecta sobre todo al corazón, a los músculos esqueléticos y al cerebro. La mayoría "
+           "de los varones afectados desarrolla una miocardiopatía hipertrófica en la adolescencia, a menudo con "
+           "debilidad muscular y una discapacidad intelectual leve.",
+           "La enfermedad de Danon afecta sobre todo al corazón, a los músculos esqueléticos y al cerebro. La mayoría "
+           "de los varones afectados presenta una miocardiopatía hipertrófica en la adolescencia, a menudo con "
+           "debilidad muscular y una discapacidad intelectual leve. Las mujeres suelen tener formas más leves."),
+    "zh": ("达农病有哪些症状？",
+           "达农病主要累及心脏、骨骼肌和大脑。多数男性患者在青少年时期出现肥厚型心肌病，常伴有预激综合征、肌无力和轻度智力障碍。",
+           "达农病主要累及心脏、骨骼肌和大脑。多数男性患者在青春期出现肥厚型心肌病，常伴有预激综合征、肌无力和轻度智力障碍。"
+           "女性患者通常症状较轻。"),
+    "ar": ("ما هي أعراض مرض دانون؟",
+           "يصيب مرض دانون القلب والعضلات الهيكلية والدماغ بشكل رئيسي. يصاب معظم الذكور المصابين باعتلال عضلة القلب "
+           "الضخامي في سن المراهقة، وغالبا مع ضعف العضلات وإعاقة ذهنية خفيفة.",
+           "يصيب مرض دانون القلب والعضلات الهيكلية والدماغ بشكل رئيسي. يصاب معظم الذكور المصابين باعتلال عضلة القلب "
+           "الضخامي في سن المراهقة، وغالبا مع ضعف العضلات وإعاقة ذهنية بسيطة. وتكون الأعراض عند الإناث أخف عادة."),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(REWORDED))
+def test_one_question_answered_in_other_words_is_one_record(lang):
+    q, a1, a2 = REWORDED[lang]
+    kept, _ = run([qa(q, a1, lang=lang), qa(q, a2, lang=lang)])
+    assert [r["messages"][1]["content"] for r in kept] == [a1]
+
+
+def test_report_flags_large_clusters_with_the_similarity_spread(tmp_path):
+    q = "What is the first-line treatment of uncomplicated falciparum malaria in adults?"
+    a = ("An artemisinin-based combination therapy such as artemether-lumefantrine for three days, taken with "
+         "fatty food, with a check that the patient can keep the tablets down.")
+    recs = [qa(q, a + f" Follow-up visit on day {d}.") for d in range(60)]
+    recs.append(qa("Define sepsis.", "Organ dysfunction caused by a dysregulated response to infection."))
+    run(recs, {"report": str(tmp_path / "clusters.md"), "large_cluster": 50})
+    text = (tmp_path / "clusters.md").read_text()
+    assert "## Cluster of 60" in text and "**Large cluster** (60 >= 50)" in text and "sepsis" not in text
+    line = next(x for x in text.splitlines() if x.startswith("**Large cluster**"))
+    lo, med, hi = (float(line.split(k)[1].split(",")[0].split()[0]) for k in ("min ", "median ", "max "))
+    assert 0.7 <= lo <= med <= hi <= 1.0
+    run(recs, {"report": str(tmp_path / "small.md"), "large_cluster": 100})
+    assert "Large cluster" not in (tmp_path / "small.md").read_text()

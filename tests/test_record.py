@@ -37,7 +37,7 @@ def test_id_ignores_whitespace_and_compatibility_forms_but_not_content_or_source
 
 
 def test_arrow_round_trip_keeps_every_field_including_mcq_and_meta():
-    mcq = {"question": "¿Qué antídoto?", "options": {"A": "Naloxona", "B": "Atropina"}, "answer": "A",
+    mcq = {"question": "¿Qué antídoto?", "options": {"A": "Naloxona", "B": "Atropina"}, "answer": "A", "answers": None,
            "explanation": "Revierte opioides.", "context": None}
     recs = [
         make_record("mcq_es", "mcq", mcq=mcq, lang="es", messages=[

@@ -32,6 +32,10 @@ from .app import (
     progress_bar,
 )
 
+EncodingOpt = Annotated[str | None, typer.Option(
+    "--encoding", help="Text encoding of a JSONL, JSON or CSV input (utf-8, gb18030, big5, shift_jis, cp1252, "
+    "utf-16, ...); detected from the head of the file when left out.")]
+
 
 def render_record(rec: dict) -> str:
     lines = [f"[dim]id={rec['id']} source={rec['source']} lang={rec['lang']} task={rec['task']}[/]"]
@@ -47,14 +51,17 @@ def inspect(
     path: Annotated[str, typer.Argument(help="A file or Hugging Face dataset folder.")],
     format: FormatOpt = None,
     fields: FieldsOpt = None,
+    encoding: EncodingOpt = None,
 ) -> None:
-    """Detected format, record count, language and task mix, and two sample records."""
+    """Detected format and encoding, record count, language and task mix, and two sample records."""
     try:
         from ..io.reader import open_source
         from ..record import from_table
 
-        spec = SourceSpec(path=path, format=format, fields=parse_fields(fields))
-        _, container, fmt, _ = open_source(spec)
+        spec = SourceSpec(path=path, format=format, fields=parse_fields(fields), encoding=encoding)
+        opened = open_source(spec)
+        container, fmt = opened.container, opened.format
+        spec = spec.model_copy(update={"format": fmt, "encoding": opened.encoding})
         ledger = Ledger()
         with progress_bar(f"reading {path}") as tick:
             table = pa.concat_tables(list(read_batches(spec, ledger=ledger, on_progress=tick)))
@@ -62,7 +69,8 @@ def inspect(
     except MedcurateError as e:
         fail(str(e))
     entry = ledger.to_dict()[f"read:{spec.source_name()}"]
-    out.print(f"[bold]{path}[/]: container [green]{container}[/], format [green]{fmt}[/]")
+    enc = f", encoding [green]{opened.encoding}[/]" if opened.encoding else ""
+    out.print(f"[bold]{path}[/]: container [green]{container}[/], format [green]{fmt}[/]{enc}")
     out.print(f"records: {entry['kept']:,} readable, {entry['rejected']:,} rejected")
     for reason, n in entry["reasons"].items():
         out.print(f"  rejected: {reason} ×{n}")
@@ -82,6 +90,7 @@ def convert(
     fields: FieldsOpt = None,
     source: Annotated[str | None, typer.Option("--source", help="Source name (default: file name).")] = None,
     lang: Annotated[str | None, typer.Option("--lang", help="Language of every record, if known.")] = None,
+    encoding: EncodingOpt = None,
     rejects: RejectsOpt = None,
     strict: StrictOpt = False,
 ) -> None:
@@ -89,7 +98,8 @@ def convert(
     ledger = Ledger()
     rejects_path = rejects or default_rejects_path(output)
     try:
-        spec = SourceSpec(path=input, format=format, fields=parse_fields(fields), name=source, lang=lang)
+        spec = SourceSpec(path=input, format=format, fields=parse_fields(fields), name=source, lang=lang,
+                          encoding=encoding)
         writer = open_writer(output, to)
         with RejectWriter(rejects_path) as rw, progress_bar(f"converting {input}") as tick:
             for table in read_parallel(spec, rejects=rw, ledger=ledger, strict=strict, on_progress=tick):

@@ -3,9 +3,11 @@
 1. Each shard's records get their exact hash, MinHash signature and band keys, written beside the shard.
 2. Group-bys over (band, key) and over the exact hash find the buckets holding more than one record; the
    workers link each of their members to the bucket's first row, as locally.
-3. Candidate pairs meet their rows' texts and signatures in Ray Data joins and are scored there.
-4. One task clusters the scored pairs and chooses the survivors by the dedupe step's own policy; it holds
-   the rows in some pair (the duplicates, a small part of the data), never all of them.
+3. Candidate pairs meet their rows' texts (whole, and per role for conversations) and signatures in Ray
+   Data joins and are scored there.
+4. One task builds the stars around survivors from the scored pairs by the dedupe step's own policy and
+   function (`star_clusters`); it holds the rows in some pair (the duplicates, a small part of the data),
+   never all of them.
 5. Each shard drops its rejected rows. Rows are numbered as the local executor numbers them, so the
    survivors, the rejects and their details are the local ones.
 
@@ -32,7 +34,10 @@ from ..steps.dedupe import (
     duplicate,
     index_signatures,
     largest_labels,
-    survivor_of_label,
+    policy_order,
+    star_clusters,
+    star_members,
+    text_similarity,
     write_cluster_report,
 )
 from ..storage import Location
@@ -62,23 +67,25 @@ class SignatureWorker:
             index = shard.index
             chosen, _ = self.scope.split(shard.records())
             texts = [mh.record_text(r, c.key, c.field) for r in chosen]
+            roles = [mh.role_texts(r, c.key) for r in chosen]
             cjk = self.step.cjk_flags(chosen, texts)
             exact, sig = self.step.compute_hashes(texts, cjk, c.near or bool(c.index_dir))
             prio, prefer = self.step.ranks(chosen)
             n = len(chosen)
             sources = [r["source"] for r in chosen] if c.report else None
             if n:
-                table = signature_table(index, True, [r["id"] for r in chosen], texts, cjk, exact, prio, prefer,
-                                        sources, sig, c, self.bands, self.rows)
+                table = signature_table(index, True, [r["id"] for r in chosen], texts, roles, cjk, exact, prio,
+                                        prefer, sources, sig, c, self.bands, self.rows)
                 (self.out / f"{index:06d}.parquet").write_table(table)
             out["index"].append(index)
             out["n"].append(n)
         return out
 
 
-def signature_table(shard: int, new: bool, ids: list[str], texts: list[str], cjk: np.ndarray, exact: np.ndarray,
-                    prio: np.ndarray, prefer: np.ndarray, sources: list[str] | None, sig: np.ndarray | None,
-                    config: Any, bands: int, rows: int) -> pa.Table:
+def signature_table(shard: int, new: bool, ids: list[str], texts: list[str], roles: list[tuple[str, str]],
+                    cjk: np.ndarray, exact: np.ndarray, prio: np.ndarray, prefer: np.ndarray,
+                    sources: list[str] | None, sig: np.ndarray | None, config: Any, bands: int,
+                    rows: int) -> pa.Table:
     """One shard's signature table; this run's records and the index's get the same columns in the same
     order, so their rows concatenate. `source` only for a report, signatures as fixed-width bytes, band keys
     only when near duplicates are looked for."""
@@ -86,6 +93,7 @@ def signature_table(shard: int, new: bool, ids: list[str], texts: list[str], cjk
     cols: dict[str, Any] = {
         "shard": pa.array(np.full(n, shard, dtype=np.int64)), "local": pa.array(np.arange(n, dtype=np.int64)),
         "id": pa.array(ids, pa.string()), "text": pa.array(texts, pa.string()), "cjk": pa.array(cjk, pa.bool_()),
+        "user": pa.array([u for u, _ in roles], pa.string()), "assistant": pa.array([a for _, a in roles], pa.string()),
         "exact": pa.array(exact, pa.uint64()), "prio": pa.array(prio, pa.int64()),
         "prefer": pa.array(prefer, pa.float64()), "new": pa.array(np.full(n, new))}
     if sources is not None:  # the report names each member's source
@@ -109,7 +117,8 @@ def indexed_signatures(batch: dict[str, Any], config: Any, out: Location, bands:
         n = df.height
         if n:
             table = signature_table(int(shard), False, df["id"].to_list(), ["(kept by an earlier run)"] * n,
-                                    np.zeros(n, bool), df["exact"].to_numpy(), np.zeros(n, np.int64), np.zeros(n),
+                                    [("", "")] * n, np.zeros(n, bool), df["exact"].to_numpy(), np.zeros(n, np.int64),
+                                    np.zeros(n),
                                     ["(index)"] * n if config.report else None, index_signatures(df["signature"]),
                                     config, bands, rows)
             (out / f"index-{-int(shard):06d}.parquet").write_table(table)
@@ -169,8 +178,8 @@ def signature_matrix(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
 def score_pairs(table: pa.Table, config: Any, verify: bool, first_text: int) -> pa.Table:
     """Similarity of joined pairs, as the local step computes it: the MinHash estimate, and with `verify` the
-    exact Jaccard of the shingle sets of pairs near the threshold whose rows both have a text (rows from
-    `first_text` on: not the index's); pairs below the threshold are dropped."""
+    step's `text_similarity` (exact Jaccard, per role for conversations) of pairs near the threshold whose rows
+    both have a text (rows from `first_text` on: not the index's); pairs below the threshold are dropped."""
     est = (signature_matrix(table["sig_a"]) == signature_matrix(table["sig_b"])).mean(axis=1).astype(np.float32)
     a, b = table["a"].to_numpy(), table["b"].to_numpy()
     if verify:
@@ -178,11 +187,14 @@ def score_pairs(table: pa.Table, config: Any, verify: bool, first_text: int) -> 
         a, b, est = a[near], b[near], est[near]
         both = (a >= first_text) & (b >= first_text)
         take = pa.array(np.flatnonzero(near)[both])
-        texts = table["text_a"].take(take).to_pylist() + table["text_b"].take(take).to_pylist()
-        cjk = np.r_[table["cjk_a"].take(take).to_numpy(), table["cjk_b"].take(take).to_numpy()].astype(bool)
-        flat, offsets = mh.shingle_batch(texts, cjk, config.ngram, config.char_ngram)
-        k = len(take)
-        est[both] = mh.pair_jaccard(flat, offsets, np.arange(k), np.arange(k) + k).astype(np.float32)
+
+        def column(name: str) -> list[Any]:
+            return table[name].take(take).to_pylist()
+
+        est[both] = text_similarity(config, column("text_a"), column("text_b"),
+                                    np.asarray(column("cjk_a"), dtype=bool), np.asarray(column("cjk_b"), dtype=bool),
+                                    list(zip(column("user_a"), column("assistant_a"))),
+                                    list(zip(column("user_b"), column("assistant_b"))))
         keep = est >= config.threshold
         a, b, est = a[keep], b[keep], est[keep]
     return pa.table({"a": a, "b": b, "sim": est})
@@ -263,12 +275,14 @@ class Similarity:
         table, rows, count = ray.remote(num_returns=3)(unique_pairs).remote(pairs)
         if ray.get(count) == 0:
             return Stored(())
-        rows = read_signatures(ray, self.files, ["shard", "local", "text", "cjk", "sig"]).map_batches(
+        columns = ["shard", "local", "text", "user", "assistant", "cjk", "sig"]
+        rows = read_signatures(ray, self.files, columns).map_batches(
             pick, fn_args=(self.offsets, Stored((rows,))), batch_format="pyarrow")
         rows = rows.drop_columns(["shard", "local"])
         ds = ray.data.from_arrow_refs([table])
         for end in ("a", "b"):
-            side = rows.rename_columns({"row": end, "text": f"text_{end}", "cjk": f"cjk_{end}", "sig": f"sig_{end}"})
+            side = rows.rename_columns({name: (end if name == "row" else f"{name}_{end}")
+                                        for name in ("row", "text", "user", "assistant", "cjk", "sig")})
             ds = ds.join(side, "inner", self.partitions, on=(end,))
         scored = ds.map_batches(score_pairs, fn_args=(self.config, verify, self.first_text), batch_format="pyarrow")
         return Stored(tuple(scored.to_arrow_refs()))
@@ -297,6 +311,7 @@ def run_dedupe(ex: RayExecutor, planned: PlannedStep, step: Dedupe, inputs: list
         partitions = max(1, min(ex.workers * 4, len(files)))
         decisions = ray.put(NO_DECISIONS.to_arrow())
         rows = labels = ray.put(np.zeros(0, dtype=np.int64))
+        sims = ray.put(np.zeros(0))
         if starts[-1] > 1:
             exact = Stored(())
             if c.exact:
@@ -306,10 +321,11 @@ def run_dedupe(ex: RayExecutor, planned: PlannedStep, step: Dedupe, inputs: list
             if similarity is not None:
                 cand = _pairs(ray, files, offsets, band_rows, ["band", "key"], ["shard", "local", "keys"], partitions)
                 near = similarity.score(cand, c.verify)
-            rows, labels, scored = ray.remote(num_returns=3)(cluster).remote(exact, near)
-            decisions = _decide(ray, files, offsets, rows, labels, scored, similarity)
+            rows, links, scored = ray.remote(num_returns=3)(cluster).remote(exact, near)
+            picked = _picked(ray, files, offsets, rows, ["id", "exact", "prio", "prefer", "new"])
+            decisions, labels, sims = ray.remote(num_returns=3)(survivors).remote(picked, rows, links, scored)
         if c.report:
-            _report(ray, files, offsets, rows, labels, first_text, c)
+            _report(ray, files, offsets, rows, labels, sims, first_text, c)
         if index is not None:
             _append_to_index(ray, index, files, decisions)
         stats = ex.map_shards(pending, shards, DropDuplicates, (step, scope, pending.folder, Stored((decisions,))),
@@ -342,14 +358,13 @@ def _append_to_index(ray: Any, index: Index, files: list[Location], decisions: A
 
 
 def cluster(exact: Stored, near: Stored) -> tuple[np.ndarray, np.ndarray, pa.Table]:
-    """(On a worker.) The rows in some pair (sorted), their cluster labels, numbered in the order of each
-    cluster's first row as the local step numbers them, and the scored near pairs (sorted)."""
+    """(On a worker.) The rows in some pair (sorted), the exact pairs as positions in them, and the scored near
+    pairs (sorted)."""
     exact_edges = exact.frame(PAIRS).unique().to_numpy().astype(np.int64).reshape(-1, 2)
     scored = near.frame(SCORED).sort("a", "b")
     near_edges = scored.select("a", "b").to_numpy().astype(np.int64).reshape(-1, 2)
     rows = np.unique(np.concatenate([exact_edges.ravel(), near_edges.ravel()]))
-    links = np.searchsorted(rows, np.concatenate([exact_edges, near_edges]))
-    return rows, mh.components(len(rows), links.astype(np.int64)), scored.to_arrow()
+    return rows, np.searchsorted(rows, exact_edges).astype(np.int64), scored.to_arrow()
 
 
 def _picked(ray: Any, files: list[Location], offsets: dict[int, int], rows: Any, columns: list[str]) -> Stored:
@@ -365,81 +380,58 @@ def in_row_order(picked: Stored) -> pa.Table:
     return table.sort_by("row")
 
 
-def _report(ray: Any, files: list[Location], offsets: dict[int, int], rows: Any, labels: Any, first_text: int,
-            config: Any) -> None:
-    """The local step's report of the largest clusters; only their members' texts are fetched, and only the
+def _report(ray: Any, files: list[Location], offsets: dict[int, int], rows: Any, labels: Any, sims: Any,
+            first_text: int, config: Any) -> None:
+    """The local step's report of the largest stars; only their members' texts are fetched, and only the
     report's own content comes to the driver."""
     members, listed = ray.remote(num_returns=2)(largest_clusters).remote(rows, labels, config.report_clusters,
                                                                           first_text)
     picked = _picked(ray, files, offsets, listed, ["id", "source", "text"])
-    clusters = ray.get(ray.remote(cluster_members).remote(picked, members))
+    clusters = ray.get(ray.remote(cluster_members).remote(picked, rows, members, sims))
     write_cluster_report(Path(config.report), config, clusters)
 
 
 def largest_clusters(rows: np.ndarray, labels: np.ndarray, k: int,
                      first_text: int) -> tuple[list[np.ndarray], np.ndarray]:
-    """(On a worker.) The rows of the k largest clusters with a record of this run (ties by label), and all
-    of them, sorted."""
+    """(On a worker.) The members (positions in `rows`, survivor first) of the k largest stars with a record
+    of this run (ties by label), and the rows of all of them, sorted."""
     order = largest_labels(labels, labels[rows >= first_text], k)
-    chosen = [rows[labels == label] for label in order]
-    return chosen, np.unique(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
+    chosen = [star_members(labels, label) for label in order]
+    return chosen, np.unique(rows[np.concatenate(chosen)]) if chosen else np.zeros(0, dtype=np.int64)
 
 
-def cluster_members(picked: Stored, members: list[np.ndarray]) -> list[list[tuple[str, str, str]]]:
-    """(On a worker.) Each chosen cluster's members as (source, id, compared text)."""
+def cluster_members(picked: Stored, rows: np.ndarray, members: list[np.ndarray],
+                    sims: np.ndarray) -> list[list[tuple[str, str, str, float]]]:
+    """(On a worker.) Each chosen star's members as (source, id, compared text, similarity to the survivor)."""
     if not members:
         return []
     table = in_row_order(picked)
     out = []
     for m in members:
-        at = pa.array(np.searchsorted(table["row"].to_numpy(), m))
+        at = pa.array(np.searchsorted(table["row"].to_numpy(), rows[m]))
         out.append(list(zip(table["source"].take(at).to_pylist(), table["id"].take(at).to_pylist(),
-                            table["text"].take(at).to_pylist())))
+                            table["text"].take(at).to_pylist(), sims[m].tolist())))
     return out
 
 
-def _decide(ray: Any, files: list[Location], offsets: dict[int, int], rows: Any, labels: Any, scored: Any,
-            similarity: Similarity | None) -> Any:
-    """An object ref to the verdicts: (shard, row in shard) -> what `duplicate` needs, for every record that
-    is not its cluster's survivor."""
-    picked = _picked(ray, files, offsets, rows, ["id", "exact", "prio", "prefer", "new"])
-    verdicts, missing, n_missing = ray.remote(num_returns=3)(survivors).remote(picked, rows, labels, scored)
-    estimated = Stored(())
-    if similarity is not None and ray.get(n_missing):
-        estimated = similarity.score(Stored((missing,)), verify=False)
-    return ray.remote(with_similarity).remote(verdicts, estimated, similarity is not None)
-
-
-def survivors(picked: Stored, rows: np.ndarray, labels: np.ndarray, scored: pa.Table) -> tuple[pa.Table, pa.Table, int]:
-    """(On a worker.) Each duplicate with its cluster's survivor, the cluster's size and the pair's score when
-    it was scored; and the near-duplicate pairs that were not (linked to their survivor through others)."""
+def survivors(picked: Stored, rows: np.ndarray, links: np.ndarray,
+              scored: pa.Table) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+    """(On a worker.) The step's stars over the rows in some pair: the verdict of each of this run's
+    duplicates (its survivor, exactness, similarity to it and the star's size), and each row's survivor and
+    similarity (positions in `rows`) for the report."""
     if len(rows) == 0:
-        return NO_DECISIONS.to_arrow(), pl.DataFrame(schema=PAIRS).to_arrow(), 0
+        return NO_DECISIONS.to_arrow(), np.zeros(0, dtype=np.int64), np.zeros(0)
     table = in_row_order(picked)
-    surv = survivor_of_label(np.arange(len(rows), dtype=np.int64), labels, table["new"].to_numpy(),
-                             table["prio"].to_numpy(), table["prefer"].to_numpy())
-    sizes = np.bincount(labels)
-    i = np.flatnonzero((surv[labels] != np.arange(len(rows))) & table["new"].to_numpy())  # this run's duplicates
-    s = surv[labels][i]
+    new = table["new"].to_numpy()
+    rank = policy_order(new, table["prio"].to_numpy(), table["prefer"].to_numpy())
+    near = pl.from_arrow(scored)
+    near_edges = np.searchsorted(rows, near.select("a", "b").to_numpy().astype(np.int64).reshape(-1, 2))
+    surv, sim = star_clusters(len(rows), links, near_edges, near["sim"].to_numpy(), rank, ~new)
+    sizes = np.bincount(surv, minlength=len(rows))
+    i = np.flatnonzero((surv != np.arange(len(rows))) & new)  # this run's duplicates
+    s = surv[i]
     exact = table["exact"].to_numpy()
     out = pl.DataFrame({"shard": table["shard"].to_numpy()[i], "local": table["local"].to_numpy()[i],
                         "dup_id": pl.from_arrow(table["id"].take(pa.array(s))), "exact": exact[s] == exact[i],
-                        "a": np.minimum(rows[s], rows[i]), "b": np.maximum(rows[s], rows[i]),
-                        "size": sizes[labels[i]].astype(np.int64)})
-    out = out.join(pl.from_arrow(scored).rename({"sim": "scored"}), on=["a", "b"], how="left")
-    missing = out.filter(pl.col("scored").is_null() & ~pl.col("exact")).select("a", "b")
-    return out.to_arrow(), missing.to_arrow(), missing.height
-
-
-def with_similarity(verdicts: pa.Table, estimated: Stored, near: bool) -> pa.Table:
-    """(On a worker.) The verdicts with each duplicate's similarity: its pair's score, else (linked through
-    others) the signatures' estimate, as locally; exact duplicates report 1.0."""
-    out = pl.from_arrow(verdicts)
-    if "scored" not in out.columns:  # no duplicates at all
-        return out.to_arrow()
-    if near:
-        out = out.join(estimated.frame(SCORED).rename({"sim": "estimated"}), on=["a", "b"], how="left")
-    else:  # no signatures: every duplicate is exact
-        out = out.with_columns(pl.lit(None, pl.Float32).alias("estimated"))
-    sim = pl.coalesce("scored", "estimated").cast(pl.Float64).fill_null(1.0)
-    return out.with_columns(sim.alias("sim")).select(NO_DECISIONS.columns).to_arrow()
+                        "sim": sim[i].astype(np.float64), "size": sizes[s].astype(np.int64)})
+    return out.to_arrow(), surv, sim

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from ..errors import RecordError
-from ..record import ROLES, TASKS, make_record
+from ..record import ROLES, TASKS, answer_labels, make_record
 
 Adapter = Callable[[Any, str], dict[str, Any]]
 
@@ -266,14 +266,55 @@ def parse_answer(v: Any, options: dict[str, str], field: str = "answer") -> str:
     raise RecordError(field, f"answer is not one of the options ('{s[:40]}' not in {', '.join(options)})")
 
 
+MULTI_SEPARATORS = re.compile(r"[\s,，、;；/|&+]+")
+
+
+def _letters_of(v: Any) -> list[str] | None:
+    """Several labels written as '(ACE)', 'ACE', 'A,C,E', 'A、C、E' or a list: None when it is not such a set."""
+    if isinstance(v, list):
+        parts = [str(x).strip().strip("().").upper() for x in v]
+    elif isinstance(v, str):
+        s = v.strip()
+        if s.startswith("["):
+            try:
+                return _letters_of(orjson.loads(s))
+            except orjson.JSONDecodeError:
+                return None
+        s = s.strip("().:：").strip()
+        parts = [p for p in MULTI_SEPARATORS.split(s) if p]
+        if len(parts) == 1 and parts[0].isalpha() and parts[0].isupper() and parts[0].isascii():
+            parts = list(parts[0])  # 'ACE': only upper-case ASCII, so a one-word answer text is not split
+    else:
+        return None
+    if len(parts) < (1 if isinstance(v, list) else 2) or not all(len(p) == 1 and p in LETTERS for p in parts):
+        return None  # one letter in a string is a single answer, for parse_answer
+    return parts
+
+
+def parse_answers(v: Any, options: dict[str, str], field: str = "answer") -> tuple[str | None, list[str] | None]:
+    """A single label (answer) or a sorted set of labels (answers); every label is checked against the options."""
+    letters = _letters_of(v)
+    if letters is None:
+        return parse_answer(v, options, field), None
+    missing = [x for x in letters if x not in options]
+    if missing:
+        try:  # an option whose own text looks like letters ('DNA', 'ECG')
+            return parse_answer(v, options, field), None
+        except RecordError:
+            raise RecordError(field, f"answer is not one of the options ('{''.join(missing)}' not in "
+                                     f"{', '.join(options)})") from None
+    labels = sorted(set(letters))
+    return (labels[0], None) if len(labels) == 1 else (None, labels)
+
+
 def render_mcq(mcq: dict[str, Any]) -> list[dict[str, str]]:
-    """The default rendering of a multiple-choice question as a conversation."""
+    """The default rendering of a multiple-choice question as a conversation; every correct option is named."""
     lines = []
     if mcq.get("context"):
         lines += [mcq["context"], ""]
     lines.append(mcq["question"])
     lines += [f"{k}. {v}" for k, v in mcq["options"].items()]
-    answer = f"{mcq['answer']}. {mcq['options'][mcq['answer']]}"
+    answer = "\n".join(f"{k}. {mcq['options'][k]}" for k in answer_labels(mcq))
     if mcq.get("explanation"):
         answer += "\n\n" + mcq["explanation"]
     return [{"role": "user", "content": "\n".join(lines)}, {"role": "assistant", "content": answer}]
@@ -311,17 +352,18 @@ def adapt_mcq(row: dict[str, Any], source: str) -> dict[str, Any]:
             raise RecordError("options", "missing required field")
         options = parse_options(values)
         used = used | frozenset(cols)
+    answers = None
     if row.get("answer_idx") is not None:
         answer = parse_answer(row["answer_idx"], options, "answer_idx")
     elif row.get("cop") is not None:
         answer = parse_answer(row["cop"], options, "cop")
     else:
-        answer = parse_answer(row.get("answer", row.get("label")), options)
+        answer, answers = parse_answers(row.get("answer", row.get("label")), options)
     explanation = None
     for key in ("explanation", "exp", "rationale"):
         explanation = _text(row, key, required=False) or explanation
-    mcq = {"question": question, "options": options, "answer": answer, "explanation": explanation,
-           "context": None}
+    mcq = {"question": question, "options": options, "answer": answer, "answers": answers,
+           "explanation": explanation, "context": None}
     return make_record(source, "mcq", messages=render_mcq(mcq), mcq=mcq, lang=_lang(row),
                        meta=_meta(row, used | frozenset(("label",))))
 
@@ -343,7 +385,7 @@ def adapt_pubmedqa(row: dict[str, Any], source: str) -> dict[str, Any]:
     decision = _text(row, "final_decision")
     answer = parse_answer(decision.lower(), PUBMEDQA_OPTIONS, "final_decision")
     long_answer = _text(row, "LONG_ANSWER", required=False)
-    mcq = {"question": question, "options": dict(PUBMEDQA_OPTIONS), "answer": answer,
+    mcq = {"question": question, "options": dict(PUBMEDQA_OPTIONS), "answer": answer, "answers": None,
            "explanation": long_answer, "context": "\n".join(contexts) or None}
     meta = _meta(row, frozenset(("QUESTION", "CONTEXTS", "LONG_ANSWER", "final_decision", "__key__")))
     if "__key__" in row:
@@ -380,3 +422,76 @@ def adapt_canonical(row: dict[str, Any], source: str) -> dict[str, Any]:
     elif out["task"] != "text" or not out["text"]:
         raise RecordError("messages", "a record needs messages, or text for task 'text'")
     return out
+
+
+# ---------------------------------------------------------------- question and answer, no options
+
+QA_PAIRS = (("question", "answer"), ("questions", "answers"), ("query", "response"), ("prompt", "completion"),
+            ("input", "output"))
+
+
+def _qa_keys(row: Any) -> tuple[str, str] | None:
+    """The (question, answer) column names of a plain Q&A row in any letter case, or None.
+
+    A row with options is an MCQ and a row with `instruction` is Alpaca: those shapes are left to their adapters.
+    """
+    if not isinstance(row, dict):
+        return None
+    lower = {str(k).lower(): k for k in row}
+    if "instruction" in lower or "options" in lower or _option_columns(row)[0] is not None:
+        return None
+    for q, a in QA_PAIRS:
+        if q in lower and a in lower:
+            return lower[q], lower[a]
+    return None
+
+
+def _flat_strings(v: Any) -> list[str] | None:
+    if isinstance(v, str):
+        return [v]
+    if isinstance(v, list):
+        out: list[str] = []
+        for x in v:
+            inner = _flat_strings(x)
+            if inner is None:
+                return None
+            out += inner
+        return out
+    return None
+
+
+def _first_text(row: dict[str, Any], key: str) -> tuple[str, list[str]]:
+    """A string, or the first of a (nested) list of strings as Huatuo's `questions`/`answers` ship them.
+
+    The others (paraphrases of the question, further answers) are returned to be kept in meta, not lost.
+    """
+    v = row.get(key)
+    if isinstance(v, list):
+        items = _flat_strings(v)
+        if items is None:
+            raise RecordError(key, "expected a string or a list of strings")
+        items = [x for x in items if x.strip()]
+        if not items:
+            raise RecordError(key, "empty")
+        return items[0], items[1:]
+    return _text(row, key) or "", []
+
+
+@register("qa", lambda row: _qa_keys(row) is not None,
+          "Question and answer (MedQuAD, cMedQA, webMedQA, iCliniq): `question`/`answer`, `query`/`response`, "
+          "`prompt`/`completion`, `questions`/`answers` or `input`/`output`, in any letter case")
+def adapt_qa(row: dict[str, Any], source: str) -> dict[str, Any]:
+    keys = _qa_keys(row)
+    if keys is None:
+        raise RecordError("question", "missing required field (no question/answer pair of columns)")
+    q_key, a_key = keys
+    question, more_q = _first_text(row, q_key)
+    answer, more_a = _first_text(row, a_key)
+    messages = [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+    system = _text(row, "system", required=False)
+    if system:
+        messages.insert(0, {"role": "system", "content": system})
+    meta = _meta(row, frozenset((q_key, a_key, "system", "lang", "language")))
+    if more_q or more_a:
+        meta.setdefault("extra", {}).update({f"{q_key}_more": more_q, f"{a_key}_more": more_a})
+    return make_record(source, "instruction", messages=messages, lang=_lang(row), meta=meta)

@@ -1,11 +1,14 @@
 """JSONL reading over processes: the file is cut into byte ranges on line boundaries, each adapted apart.
 
 Order is kept (results come back in range order), so the output is the same for any number of workers.
-Compressed files and other containers cannot be cut without reading them, so they go sequentially.
+Compressed files, UTF-16/32 text and other containers cannot be cut without reading them, so they go
+sequentially. GB18030, Big5, Shift-JIS and the single-byte code pages never use the newline byte inside a
+character, so their ranges are cut and decoded line by line like UTF-8.
 """
 
 from __future__ import annotations
 
+import codecs
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -17,7 +20,7 @@ from ..ledger import Ledger
 from ..record import to_table
 from ..rejects import RejectWriter
 from .reader import Chunk, SourceSpec, SourceTally, adapt_rows, open_source, read_batches
-from .sources import RawRow, parse_jsonl_line
+from .sources import RawRow, is_wide, parse_jsonl_line
 
 RANGE_BYTES = 8 << 20
 
@@ -38,18 +41,22 @@ def _ranges(path: Path, size: int) -> list[tuple[int, int, int]]:
     return out
 
 
-def _rows_of_range(path: str, start: int, end: int, first_line: int) -> Iterator[RawRow]:
+def _rows_of_range(path: str, start: int, end: int, first_line: int, encoding: str) -> Iterator[RawRow]:
+    """The rows of one byte range; safe for any encoding whose newline byte is never part of another character."""
     with open(path, "rb") as fh:
         fh.seek(start)
         data = fh.read(end - start)
+    if start == 0 and data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
     for n, line in enumerate(data.split(b"\n"), first_line):
         if line.strip():
-            yield parse_jsonl_line(n, line)
+            yield parse_jsonl_line(n, line, encoding)
 
 
 def _work(args: tuple[SourceSpec, str, int, int, int, bool]) -> tuple[Chunk, pa.Table | None]:
     spec, fmt_name, start, end, first_line, strict = args
-    chunk = adapt_rows(_rows_of_range(spec.path, start, end, first_line), spec, fmt_name, strict)
+    rows = _rows_of_range(spec.path, start, end, first_line, spec.encoding or "utf-8")
+    chunk = adapt_rows(rows, spec, fmt_name, strict)
     table = to_table(chunk.records) if chunk.records else None
     chunk.records = []  # sent back as Arrow, which pickles far faster than dicts
     return chunk, table
@@ -64,13 +71,14 @@ def read_parallel(
     strict: bool = False,
     on_progress: Callable[[int], None] | None = None,
 ) -> Iterator[pa.Table]:
-    path, container, fmt_name, _ = open_source(spec)
+    path, container, fmt_name, encoding, _ = open_source(spec)
     workers = workers or os.cpu_count() or 1
     compressed = path.name.lower().endswith((".gz", ".zst", ".zstd"))
-    if workers <= 1 or container != "jsonl" or compressed:
+    spec = spec.model_copy(update={"format": fmt_name, "encoding": encoding})
+    # UTF-16/32 cannot be cut at b"\n", so such a file is read (and transcoded) whole, in one process.
+    if workers <= 1 or container != "jsonl" or compressed or is_wide(encoding or "utf-8"):
         yield from read_batches(spec, rejects=rejects, ledger=ledger, strict=strict, on_progress=on_progress)
         return
-    spec = spec.model_copy(update={"format": fmt_name})
     tally = SourceTally(spec, rejects, ledger)
     jobs = [(spec, fmt_name, s, e, line, strict) for s, e, line in _ranges(path, path.stat().st_size)]
     with ProcessPoolExecutor(workers) as pool:

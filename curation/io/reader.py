@@ -7,7 +7,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import pyarrow as pa
@@ -19,7 +19,7 @@ from ..record import empty_table, from_table, to_table
 from ..rejects import RejectWriter, reject
 from .detect import detect_format
 from .formats import FORMATS
-from .sources import RawRow, container_of, iter_rows
+from .sources import TEXT_CONTAINERS, RawRow, canonical_encoding, container_of, detect_encoding, iter_rows
 
 DETECT_SAMPLE = 50
 INDEX = re.compile(r"\[\d+\]")
@@ -36,6 +36,10 @@ class SourceSpec(BaseModel):
         default_factory=dict, description="Canonical field name to the column name in this file."
     )
     lang: str | None = Field(None, description="Language of every record, when known in advance.")
+    encoding: str | None = Field(
+        None, description="Text encoding of a JSONL, JSON or CSV file (utf-8, gb18030, big5, shift_jis, cp1252, "
+        "utf-16, ...); detected from the head of the file when left out."
+    )
     license: str | None = None
     tags: list[str] = Field(default_factory=list)
 
@@ -128,15 +132,33 @@ def adapt_rows(rows: Iterable[RawRow], spec: SourceSpec, fmt_name: str, strict: 
     return out
 
 
-def open_source(spec: SourceSpec) -> tuple[Path, str, str, Iterator[RawRow]]:
-    """Check the path, find the container and the format; returns the rows to read from the start."""
+class Opened(NamedTuple):
+    """A source ready to read: what it is, how it is encoded, and its rows from the start."""
+
+    path: Path
+    container: str
+    format: str
+    encoding: str | None  # None for containers that are not text (parquet, Hugging Face folders)
+    rows: Iterator[RawRow]
+
+
+def source_encoding(spec: SourceSpec, path: Path, container: str) -> str | None:
+    """The encoding the spec names, or the one detected; None where the container has no text encoding."""
+    if container not in TEXT_CONTAINERS:
+        return None
+    return canonical_encoding(spec.encoding) if spec.encoding else detect_encoding(path)
+
+
+def open_source(spec: SourceSpec) -> Opened:
+    """Check the path, find the container, encoding and format; returns the rows to read from the start."""
     path = Path(spec.path)
     if not path.exists():
         raise MedcurateError(f"{path}: no such file or folder")
     if not os.access(path, os.R_OK):
         raise MedcurateError(f"{path}: not readable (permission denied)")
     container = container_of(path)
-    rows = iter_rows(path, container)
+    encoding = source_encoding(spec, path, container)
+    rows = iter_rows(path, container, encoding or "utf-8")
     fmt_name = spec.format
     if fmt_name is None:
         head = list(itertools.islice(rows, DETECT_SAMPLE))
@@ -145,7 +167,7 @@ def open_source(spec: SourceSpec) -> tuple[Path, str, str, Iterator[RawRow]]:
         rows = itertools.chain(head, rows)
     if fmt_name not in FORMATS:
         raise MedcurateError(f"{path}: unknown format '{fmt_name}' (known: {', '.join(FORMATS)})")
-    return path, container, fmt_name, rows
+    return Opened(path, container, fmt_name, encoding, rows)
 
 
 class SourceTally:
@@ -187,7 +209,8 @@ def read_batches(
     on_progress: Callable[[int], None] | None = None,
 ) -> Iterator[pa.Table]:
     """Stream canonical records from one source; every input row ends up kept or in `rejects`."""
-    _, _, fmt_name, rows = open_source(spec)
+    opened = open_source(spec)
+    fmt_name, rows = opened.format, opened.rows
     tally = SourceTally(spec, rejects, ledger)
     while True:
         chunk = adapt_rows(itertools.islice(rows, batch_size), spec, fmt_name, strict)

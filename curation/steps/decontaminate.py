@@ -17,6 +17,7 @@ from pydantic import Field
 
 from .. import minhash as mh
 from ..errors import MedcurateError
+from ..record import answer_labels
 from .base import Reject, ShardedStep, StepConfig, register
 
 
@@ -42,7 +43,8 @@ def benchmark_items(paths: list[str]) -> list[dict]:
             mcq = rec.get("mcq")
             if mcq:
                 question = mcq["question"]
-                answer = "\n".join(x for x in (mcq["options"].get(mcq["answer"]), mcq.get("explanation")) if x)
+                correct = [mcq["options"].get(label) for label in answer_labels(mcq)]
+                answer = "\n".join(x for x in (*correct, mcq.get("explanation")) if x)
             else:
                 msgs = rec.get("messages") or []
                 question = "\n".join(m["content"] for m in msgs if m["role"] == "user") or (rec.get("text") or "")

@@ -1,10 +1,17 @@
 """dedupe: exact and MinHash near-duplicate removal across all sources of a run, with a survivor policy.
 
 Exact duplicates share the hash of their normalised text; near duplicates share a MinHash LSH band and,
-when `verify` is on, clear the threshold on their true Jaccard similarity. Both kinds of pairs are joined
-into clusters (connected components); in each cluster one record survives by the policy (records already
-in the persistent index first, then source priority, then a preferred score, then input order) and the
-others are rejected naming the record they duplicate. With `index_dir`, kept records' signatures persist,
+when `verify` is on, clear the threshold on their true Jaccard similarity (exact Jaccard of shingle sets).
+With `key: conversation`, records holding both user and assistant turns are near duplicates only when, beside
+the whole text clearing the threshold, their user turns and their assistant turns each reach `role_threshold`
+(on shingles one word shorter): two questions answered by one templated answer are two facts, one question
+answered in other words is one. Clusters are stars, never chains: records are taken in the order of the keep
+policy (records already in the persistent index first, then source priority, then a preferred score, then
+input order); each one not yet removed survives and removes the records it is itself a verified duplicate of,
+so every reject names a survivor it is within the threshold of, with that similarity (the exact Jaccard of
+the whole texts; the signatures' estimate without `verify` or against the index, whose texts are not kept).
+Candidate pairs link each member of an LSH bucket to the bucket's first record only, so two copies whose
+bucket also holds an earlier unlike record can be missed. With `index_dir`, kept records' signatures persist,
 so a later run dedupes new sources against everything kept before without recomputing the old signatures.
 """
 
@@ -45,6 +52,13 @@ class DedupeConfig(StepConfig):
     char_ngram: int = Field(3, ge=1, description="Characters per shingle for Chinese and Japanese.")
     num_perm: int = Field(128, ge=8)
     threshold: float = Field(0.7, gt=0, le=1, description="Jaccard similarity from which records are duplicates.")
+    role_threshold: float = Field(
+        0.55, gt=0, le=1, description="With key: conversation and verify, the Jaccard that the user turns and the "
+        "assistant turns must each reach on their own, on shingles one word (character) shorter, for two "
+        "conversations whose whole texts clear `threshold` to be duplicates. Questions are a few words long: "
+        "'What is sepsis?' and 'What is sepsis exactly?' share 2 of 3 word pairs (0.67), 'What are the symptoms "
+        "of Danon disease?' and '... of Fabry disease?' 4 of 8 (0.5), 'Is Danon disease inherited?' and 'Is Fabry "
+        "disease inherited?' 1 of 5.")
     bands: int | None = Field(None, description="LSH bands; derived from the threshold when left out.")
     rows: int | None = Field(None, description="Rows per band; derived from the threshold when left out.")
     verify: bool = Field(True, description="Check candidate pairs' true Jaccard, removing LSH false positives.")
@@ -53,6 +67,8 @@ class DedupeConfig(StepConfig):
                                                     "(s3://...).")
     report: str | None = Field(None, description="Write the largest clusters here (Markdown).")
     report_clusters: int = 20
+    large_cluster: int = Field(50, ge=2, description="The report flags clusters of this size or more, with the "
+                                                     "spread of their members' similarity to the survivor.")
     seed: int = 1
     batch_size: int = 20_000
     workers: int = Field(1, ge=1, description="Threads for tokenising and signatures.")
@@ -71,15 +87,52 @@ def _batch_hashes(args: tuple[list[str], np.ndarray, DedupeConfig, bool]) -> tup
     return exact, mh.signatures(flat, sh_offsets, c.num_perm, c.seed)
 
 
-def survivor_of_label(rows: np.ndarray, labels: np.ndarray, new: np.ndarray, prio: np.ndarray,
-                      prefer: np.ndarray) -> np.ndarray:
-    """The surviving row of each cluster label: indexed records first, then priority, score and input order."""
-    df = pl.DataFrame({"row": rows, "label": labels.astype(np.int64), "new": new, "prio": prio, "prefer": prefer})
-    survivors = (df.sort(["label", "new", "prio", "prefer", "row"]).group_by("label", maintain_order=True)
-                 .first().select("label", pl.col("row").alias("survivor")))
-    surv = np.empty(int(labels.max()) + 1 if len(labels) else 0, dtype=np.int64)
-    surv[survivors["label"].to_numpy()] = survivors["survivor"].to_numpy()
-    return surv
+def policy_order(new: np.ndarray, prio: np.ndarray, prefer: np.ndarray) -> np.ndarray:
+    """Rank of each row under the keep policy (0 is kept first): indexed records, priority, score, input order."""
+    order = np.lexsort((np.arange(len(new)), prefer, prio, new))
+    rank = np.empty(len(new), dtype=np.int64)
+    rank[order] = np.arange(len(new))
+    return rank
+
+
+def star_clusters(n: int, exact_edges: np.ndarray, near_edges: np.ndarray, near_sim: np.ndarray,
+                  rank: np.ndarray, indexed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The survivor of each of n rows (itself when kept) and its similarity to it, by star clustering.
+
+    Exact duplicates are one unit (their texts are the same tokens, so any of them stands for all). Units are
+    taken in the order of their best row's `rank`; a unit not yet removed survives and removes its unassigned
+    near-duplicate neighbours, except units holding an `indexed` row (kept by an earlier run, so every one of
+    them stays a survivor new records can duplicate). Unlike connected components this never chains: A~B and
+    B~C with A and C unlike does not remove C for A. The loop is in Python because each step depends on the
+    ones before; it runs over the units in some near pair only."""
+    unit = mh.components(n, exact_edges.astype(np.int64).reshape(-1, 2))
+    best = np.full(int(unit.max()) + 1 if n else 0, n, dtype=np.int64)  # each unit's best rank
+    np.minimum.at(best, unit, rank)
+    row_of_rank = np.argsort(rank)
+    rep = row_of_rank[np.minimum(best, n - 1)] if n else best
+    owner = np.arange(len(best), dtype=np.int64)  # unit -> surviving unit
+    sim_u = np.ones(len(best))
+    if len(near_edges):
+        ua, ub = unit[near_edges[:, 0]], unit[near_edges[:, 1]]
+        other = ua != ub
+        graph = pl.DataFrame({"a": np.r_[ua[other], ub[other]], "b": np.r_[ub[other], ua[other]],
+                              "sim": np.r_[near_sim[other], near_sim[other]].astype(np.float64)})
+        graph = graph.group_by("a", "b").agg(pl.col("sim").max())
+        adj: dict[int, list[tuple[int, float]]] = {}
+        for a, b, sim in graph.iter_rows():
+            adj.setdefault(a, []).append((b, sim))
+        assigned = np.zeros(len(best), dtype=bool)
+        fixed = np.zeros(len(best), dtype=bool)
+        fixed[unit[indexed]] = True
+        for u in sorted(adj, key=lambda x: best[x]):
+            if assigned[u]:
+                continue
+            assigned[u] = True
+            for v, sim in adj[u]:
+                if not assigned[v] and not fixed[v]:
+                    assigned[v], owner[v], sim_u[v] = True, u, sim
+    survivor = rep[owner[unit]]
+    return survivor, np.where(survivor == np.arange(n), 1.0, np.where(owner[unit] == unit, 1.0, sim_u[unit]))
 
 
 def duplicate(dup_id: str, exact: bool, similarity: float, cluster_size: int) -> Reject:
@@ -91,23 +144,52 @@ def duplicate(dup_id: str, exact: bool, similarity: float, cluster_size: int) ->
 VERIFY_MARGIN = 0.15  # pairs whose estimate is this far below the threshold are not verified (not pairs)
 
 
+def text_similarity(config: DedupeConfig, first: list[str], second: list[str], cjk_first: np.ndarray,
+                    cjk_second: np.ndarray, roles_first: list[tuple[str, str]],
+                    roles_second: list[tuple[str, str]]) -> np.ndarray:
+    """Exact Jaccard of the shingle sets of pairs of texts. Where both records of a pair have user and
+    assistant turns (`roles`, empty strings otherwise), the pair also needs its user turns and its assistant
+    turns each to reach `role_threshold` on their own Jaccard, on shingles one word (or character) shorter
+    since turns can be a few words long, else it scores 0 (not a pair): a shared templated answer does not make
+    two questions one, nor one question two answers one."""
+    sim = pair_jaccard_of(config, list(first) + list(second), np.r_[cjk_first, cjk_second])
+    both = np.array([all(a) and all(b) for a, b in zip(roles_first, roles_second)], dtype=bool)
+    if both.any():
+        at = np.flatnonzero(both)
+        cjk = np.r_[cjk_first[at], cjk_second[at]]
+        ok = np.ones(len(at), dtype=bool)
+        for role in (0, 1):
+            texts = [roles_first[i][role] for i in at] + [roles_second[i][role] for i in at]
+            ok &= pair_jaccard_of(config, texts, cjk, 1) >= config.role_threshold
+        sim[at] = np.where(ok, sim[at], 0.0)
+    return sim
+
+
+def pair_jaccard_of(config: DedupeConfig, texts: list[str], cjk: np.ndarray, shorter: int = 0) -> np.ndarray:
+    """Exact Jaccard of text i and text i + k (k = half the texts), in one shingle batch, on shingles
+    `shorter` words (characters) shorter than the configured ones."""
+    k = len(texts) // 2
+    flat, offsets = mh.shingle_batch(texts, np.asarray(cjk, dtype=bool), max(1, config.ngram - shorter),
+                                     max(1, config.char_ngram - shorter))
+    return mh.pair_jaccard(flat, offsets, np.arange(k), np.arange(k) + k)
+
+
 def verified_pairs(config: DedupeConfig, cand: np.ndarray, sig: np.ndarray, texts: list[str], cjk: np.ndarray,
-                   first_text: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                   roles: list[tuple[str, str]], first_text: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Candidate pairs (rows of `sig`) that are duplicates, with their similarity. With `verify`, pairs whose
-    rows both have a text (row - first_text in `texts`) are judged on the exact Jaccard of their shingle sets;
-    pairs whose estimate is far below the threshold are dropped first (its standard error at 128 permutations
-    is under 0.045)."""
+    rows both have a text (row - first_text in `texts`) are judged on `text_similarity` (exact Jaccard, per
+    role for conversations); pairs whose estimate is far below the threshold are dropped first (its standard
+    error at 128 permutations is under 0.045). Without `verify`, or for the index's rows (no text kept), the
+    signatures' estimate of the whole text's Jaccard decides."""
     est = mh.estimated_jaccard(sig, cand[:, 0], cand[:, 1])
     if not config.verify:
         return cand, est
     near = est >= config.threshold - VERIFY_MARGIN
     cand, est = cand[near], est[near]
     both = (cand[:, 0] >= first_text) & (cand[:, 1] >= first_text)
-    pairs = cand[both] - first_text
-    rows = np.unique(pairs.ravel())  # their shingles, in one batch
-    flat, offsets = mh.shingle_batch([texts[i] for i in rows], cjk[rows], config.ngram, config.char_ngram)
-    slot = np.searchsorted(rows, pairs)
-    est[both] = mh.pair_jaccard(flat, offsets, slot[:, 0], slot[:, 1])
+    a, b = (cand[both] - first_text).T
+    est[both] = text_similarity(config, [texts[i] for i in a], [texts[i] for i in b], cjk[a], cjk[b],
+                                [roles[i] for i in a], [roles[i] for i in b])
     keep = est >= config.threshold
     return cand[keep], est[keep]
 
@@ -211,6 +293,7 @@ class Dedupe(GlobalStep):
     def apply(self, records):
         c = self.config
         texts = [mh.record_text(r, c.key, c.field) for r in records]
+        roles = [mh.role_texts(r, c.key) for r in records]
         n_new = len(records)
         index = Index(Location.of(c.index_dir), c) if c.index_dir else None
         old_ids, old_exact, old_sig = index.load() if index else ([], np.zeros(0, np.uint64), None)
@@ -220,68 +303,64 @@ class Dedupe(GlobalStep):
         exact, new_sig = self.compute_hashes(texts, cjk, need_sig)
         all_exact = np.concatenate([old_exact, exact])
         n = n_old + n_new
-        edges = [np.zeros((0, 2), dtype=np.int64)]
+        exact_edges = np.zeros((0, 2), dtype=np.int64)
         if c.exact:
-            rows = np.arange(n, dtype=np.int64)
-            df = pl.DataFrame({"h": all_exact, "row": rows})
-            e = (df.with_columns(pl.col("row").min().over("h").alias("root"))
-                 .filter(pl.col("row") != pl.col("root")).select("root", "row").to_numpy())
-            edges.append(e)
-        similarity: dict[tuple[int, int], float] = {}
+            df = pl.DataFrame({"h": all_exact, "row": np.arange(n, dtype=np.int64)})
+            exact_edges = (df.with_columns(pl.col("row").min().over("h").alias("root"))
+                           .filter(pl.col("row") != pl.col("root")).select("root", "row").to_numpy())
         sig = (np.concatenate([old_sig, new_sig]) if n_old else new_sig) if need_sig else None
+        near_edges, near_sim = np.zeros((0, 2), dtype=np.int64), np.zeros(0)
         if c.near and n > 1:
             bands, rows_per_band = self.band_params()
             cand = mh.candidate_edges(mh.band_keys(sig, bands, rows_per_band))
             if len(cand):
-                cand, est = verified_pairs(c, cand, sig, texts, cjk, n_old)
-                for (a, b), j in zip(cand, est):
-                    similarity[(int(a), int(b))] = float(j)
-                edges.append(cand)
-        labels = mh.components(n, np.concatenate(edges).astype(np.int64))
-        kept, rejected = self.resolve(records, labels, n_old, old_ids, all_exact, sig, similarity)
+                near_edges, near_sim = verified_pairs(c, cand, sig, texts, cjk, roles, n_old)
+        prio, prefer = self.ranks(records)
+        rank = policy_order(np.r_[np.zeros(n_old, bool), np.ones(n_new, bool)], np.r_[np.zeros(n_old, np.int64), prio],
+                            np.r_[np.zeros(n_old), prefer])
+        survivor, sim = star_clusters(n, exact_edges, near_edges, near_sim, rank, np.arange(n) < n_old)
+        kept, rejected = self.resolve(records, survivor, sim, n_old, old_ids, all_exact)
         if index is not None:
-            kept_ids = {id(k) for k in kept}
-            kept_rows = np.array([n_old + i for i, r in enumerate(records) if id(r) in kept_ids], dtype=np.int64)
+            kept_rows = n_old + np.flatnonzero(survivor[n_old:] == np.arange(n_old, n))
             index.append([records[i - n_old]["id"] for i in kept_rows], all_exact[kept_rows], sig[kept_rows])
         if c.report:
-            self.write_report(Path(c.report), records, labels, n_old, old_ids)
+            self.write_report(Path(c.report), records, survivor, sim, n_old, old_ids)
         return kept, rejected
 
-    def resolve(self, records, labels, n_old, old_ids, all_exact, sig, similarity):
-        n_new = len(records)
-        prio, prefer = self.ranks(records)
-        surv = survivor_of_label(np.arange(n_old + n_new, dtype=np.int64), labels,
-                                 np.r_[np.zeros(n_old, bool), np.ones(n_new, bool)],
-                                 np.r_[np.zeros(n_old, np.int64), prio], np.r_[np.zeros(n_old), prefer])
-        sizes = np.bincount(labels)
+    def resolve(self, records, survivor, sim, n_old, old_ids, all_exact):
+        """Each record kept, or rejected naming its survivor with their similarity and the star's size."""
+        sizes = np.bincount(survivor, minlength=len(survivor))
         kept, rejected = [], []
         for i, rec in enumerate(records):
             row = n_old + i
-            s = int(surv[labels[row]])
+            s = int(survivor[row])
             if s == row:
                 kept.append(rec)
                 continue
             dup_id = old_ids[s] if s < n_old else records[s - n_old]["id"]
-            exact_dup = all_exact[s] == all_exact[row]
-            if sig is not None:
-                sim = similarity.get((min(s, row), max(s, row)), float((sig[s] == sig[row]).mean()))
-            else:
-                sim = 1.0
-            rejected.append((rec, duplicate(dup_id, exact_dup, sim, int(sizes[labels[row]]))))
+            rejected.append((rec, duplicate(dup_id, bool(all_exact[s] == all_exact[row]), float(sim[row]),
+                                            int(sizes[s]))))
         return kept, rejected
 
-    def write_report(self, path: Path, records, labels, n_old, old_ids) -> None:
+    def write_report(self, path: Path, records, survivor, sim, n_old, old_ids) -> None:
         clusters = []
-        for label in largest_labels(labels, labels[n_old:], self.config.report_clusters):
+        for label in largest_labels(survivor, survivor[n_old:], self.config.report_clusters):
             members = []
-            for row in np.flatnonzero(labels == label):
+            for row in star_members(survivor, label):
                 if row < n_old:
-                    members.append(("(index)", old_ids[row], "(kept by an earlier run)"))
+                    members.append(("(index)", old_ids[row], "(kept by an earlier run)", float(sim[row])))
                     continue
                 r = records[row - n_old]
-                members.append((r["source"], r["id"], mh.record_text(r, self.config.key, self.config.field)))
+                members.append((r["source"], r["id"], mh.record_text(r, self.config.key, self.config.field),
+                                float(sim[row])))
             clusters.append(members)
         write_cluster_report(path, self.config, clusters)
+
+
+def star_members(survivor: np.ndarray, label: int) -> np.ndarray:
+    """A star's rows, its survivor first, then the others in row order."""
+    rows = np.flatnonzero(survivor == label)
+    return np.r_[label, rows[rows != label]].astype(np.int64)
 
 
 def largest_labels(labels: np.ndarray, of_new: np.ndarray, k: int) -> list[int]:
@@ -291,14 +370,21 @@ def largest_labels(labels: np.ndarray, of_new: np.ndarray, k: int) -> list[int]:
     return sorted({int(x) for x in of_new if counts[x] > 1}, key=lambda x: (-counts[x], x))[:k]
 
 
-def write_cluster_report(path: Path, config: DedupeConfig, clusters: list[list[tuple[str, str, str]]]) -> None:
-    """The largest clusters as Markdown tables, each member as (source, id, compared text)."""
+def write_cluster_report(path: Path, config: DedupeConfig, clusters: list[list[tuple[str, str, str, float]]]) -> None:
+    """The largest clusters as Markdown tables, each member as (source, id, compared text, similarity to the
+    survivor, which comes first); clusters of `large_cluster` or more are flagged with the spread of that
+    similarity, where a templated text joining unlike records would show."""
     lines = [f"# Largest duplicate clusters (threshold {config.threshold}, key {config.key})", ""]
     for members in clusters:
-        lines += [f"## Cluster of {len(members)}", "", "| source | id | text |", "|---|---|---|"]
-        for source, rid, text in members:
+        lines += [f"## Cluster of {len(members)}", ""]
+        if len(members) >= config.large_cluster:
+            sims = np.array([m[3] for m in members[1:]])
+            lines += [f"**Large cluster** ({len(members)} >= {config.large_cluster}): similarity to the survivor "
+                      f"min {sims.min():.3f}, median {np.median(sims):.3f}, max {sims.max():.3f}", ""]
+        lines += ["| source | id | similarity | text |", "|---|---|---|---|"]
+        for k, (source, rid, text, sim) in enumerate(members):
             cell = text.replace("\n", " ").replace("|", "/")[:240]
-            lines.append(f"| {source} | {rid} | {cell} |")
+            lines.append(f"| {source} | {rid} | {'survivor' if k == 0 else f'{sim:.3f}'} | {cell} |")
         lines.append("")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

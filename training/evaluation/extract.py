@@ -46,3 +46,35 @@ def extract_answer(reply: str | None, labels: set[str] | frozenset[str]) -> str 
         return None
     (letter,) = named
     return letter if letter in labels else None
+
+
+_SET = r"[\(\[]?\s*([A-J](?:(?:\s*(?:[,，、/&+;]|\band\b|\bet\b|\by\b|和|及)\s*|\s*)[A-J])*)\s*[\)\]]?"
+SET_STATEMENT = re.compile(rf"(?:{_LEAD})\s*(?:[:：=]\s*)?(?:options?\s+|opciones\s+|选项)?{_SET}(?![A-Za-z])",
+                           re.IGNORECASE)
+SET_ALONE = re.compile(rf"^{_SET}\s*[.:)]?$")
+
+
+def _letters(group: str) -> frozenset[str] | None:
+    letters = re.findall(r"[A-Za-z]+", group)
+    letters = [x for x in letters if x.lower() not in ("and", "et", "y")]
+    joined = "".join(letters)
+    if not joined.isupper():  # "answer is a ..." is prose, not option a
+        return None
+    return frozenset(joined)
+
+
+def extract_answers(reply: str | None, labels: set[str] | frozenset[str]) -> frozenset[str] | None:
+    """The set of option labels a reply to a multiple-answer item commits to ('ACE', 'A, C and E', '答案：ACE').
+
+    As for one answer, two statements naming different sets make the reply unparseable, never guessed.
+    """
+    if not reply:
+        return None
+    text = _clean(reply)
+    m = SET_ALONE.match(text)
+    found = [m.group(1)] if m else [s.group(1) for s in SET_STATEMENT.finditer(text)]
+    sets = {x for x in (_letters(g) for g in found) if x}
+    if len(sets) != 1:
+        return None
+    (named,) = sets
+    return named if named <= labels else None

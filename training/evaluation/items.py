@@ -8,6 +8,7 @@ from pathlib import Path
 
 from curation.errors import MedcurateError
 from curation.minhash import normalise
+from curation.record import answer_labels
 
 
 @dataclass
@@ -16,11 +17,20 @@ class Item:
     benchmark: str
     question: str
     options: dict[str, str]
-    answer: str
+    answers: tuple[str, ...]  # sorted; more than one for multiple-answer items (CMExam, CMB 多选题)
     lang: str
     source: str
     context: str | None = None
     locator: str = ""
+
+    @property
+    def answer(self) -> str:
+        """The correct labels as one string ('C', or 'ACE'): what a worked example shows after 'Answer:'."""
+        return "".join(self.answers)
+
+    @property
+    def multi(self) -> bool:
+        return len(self.answers) > 1
 
 
 @dataclass
@@ -59,7 +69,7 @@ def read_items(path: str) -> list[Item]:
             lang = detect(mcq["question"])
         extra = rec["meta"].get("extra", {})
         items.append(Item(id=rec["id"], benchmark=Path(path).name, question=mcq["question"],
-                          options=mcq["options"], answer=mcq["answer"], lang=lang,
+                          options=mcq["options"], answers=tuple(answer_labels(mcq)), lang=lang,
                           source=str(extra.get("source") or rec["source"]), context=mcq.get("context"),
                           locator=str(locator)))
     if not items:
@@ -85,8 +95,12 @@ def load_benchmark(path: str, limit: int | None = None, seed: int = 1) -> Benchm
 
 
 def pick_shots(dev: str, k: int, seed: int, exclude: set[str]) -> list[Item]:
-    """k worked examples from the dev file, seeded; none may be a benchmark question."""
-    pool = [it for it in read_items(dev) if normalise(it.question) not in exclude]
+    """k worked examples from the dev file, seeded; none may be a benchmark question.
+
+    Only single-answer items serve as shots: the prompts ask for one letter, and a worked example that gave
+    several would teach a different reply format.
+    """
+    pool = [it for it in read_items(dev) if not it.multi and normalise(it.question) not in exclude]
     if len(pool) < k:
         raise MedcurateError(f"dev file {dev}: {k} shots asked for, {len(pool)} usable items")
     return random.Random(seed).sample(pool, k)

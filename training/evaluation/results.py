@@ -1,4 +1,4 @@
-"""Accuracy with a bootstrap 95% interval, per benchmark and style, then per language and per source."""
+"""Accuracy with a bootstrap 95% interval, per benchmark and style, then per answer kind, language and source."""
 
 from __future__ import annotations
 
@@ -41,6 +41,10 @@ def summarize(rows: list[dict[str, Any]], resamples: int, seed: int) -> list[dic
             for r in items:
                 groups[r[key]].append(r)
             entry[f"by_{key}"] = {k: score_group(v, resamples, seed) for k, v in sorted(groups.items())}
+        kinds: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for r in items:
+            kinds["multiple" if r.get("multi") else "single"].append(r)
+        entry["by_kind"] = {k: score_group(v, resamples, seed) for k, v in sorted(kinds.items())}
         summary.append(entry)
     return summary
 
@@ -58,11 +62,11 @@ def markdown(result: dict[str, Any]) -> str:
     for e in result["summary"]:
         lines.append(f"| {e['benchmark']} | {e['style']} | {e['n']} | {pct(e['accuracy'])} | "
                      f"{pct(e['ci95'][0])}–{pct(e['ci95'][1])} | {e['unparseable']} | {e['items_per_s']:.2f} |")
-    for key, title in (("lang", "language"), ("source", "source")):
+    for key, title in (("kind", "answer kind"), ("lang", "language"), ("source", "source")):
         lines += ["", f"By {title}:", "", f"| benchmark | style | {title} | items | accuracy % | 95% CI |",
                   "|---|---|---|---:|---:|---|"]
         for e in result["summary"]:
-            for name, g in e[f"by_{key}"].items():
+            for name, g in e.get(f"by_{key}", {}).items():
                 lines.append(f"| {e['benchmark']} | {e['style']} | {name} | {g['n']} | {pct(g['accuracy'])} | "
                              f"{pct(g['ci95'][0])}–{pct(g['ci95'][1])} |")
     if result["notes"]:

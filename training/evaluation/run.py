@@ -14,7 +14,7 @@ from curation.llm.prompts import Prompts
 from curation.minhash import normalise
 
 from .config import EvalSpec
-from .extract import extract_answer
+from .extract import extract_answer, extract_answers
 from .generate import ask_endpoint, continue_texts
 from .items import Benchmark, Item, load_benchmark, pick_shots
 from .loglik import LoglikScorer
@@ -37,6 +37,33 @@ def method_of(target: Target, spec: EvalSpec) -> str:
             raise MedcurateError("method loglik needs a local model: an endpoint's replies are parsed (generate)")
         return "generate"
     return "loglik" if spec.method == "auto" else spec.method
+
+
+def _parse_reply(reply: str | None, item: Item) -> str | None:
+    """A generated reply's prediction as sorted labels ('C' or 'ACE'), so correctness is an exact set match."""
+    labels = frozenset(item.options)
+    if not item.multi:
+        return extract_answer(reply, labels)
+    named = extract_answers(reply, labels)
+    return "".join(sorted(named)) if named else None
+
+
+def _verified(scores: dict[str, float], item: Item) -> str:
+    """Verify style: one best option, or for a multiple-answer item every option judged correct (yes over no)."""
+    if not item.multi:
+        return max(scores, key=scores.__getitem__)
+    chosen = sorted(k for k, v in scores.items() if v > 0)
+    return "".join(chosen) or max(scores, key=scores.__getitem__)
+
+
+def _top(scores: dict[str, float], item: Item) -> str:
+    """Option likelihoods rank the options; a multiple-answer item takes as many as it has correct answers.
+
+    Likelihoods alone cannot say how many options are right, so this is told the count (a note in the report
+    says so); generate and verify decide the set themselves.
+    """
+    ranked = sorted(scores, key=scores.__getitem__, reverse=True)
+    return "".join(sorted(ranked[: len(item.answers)]))
 
 
 class Scorer:
@@ -93,11 +120,11 @@ class Scorer:
             prompts = [self.render(style, it, shots) for it in items]
             replies = self._generate([p for p, _ in prompts], prompts[0][1] if prompts else "")
             scores: list[dict[str, float] | None] = [None] * len(items)
-            preds = [extract_answer(r, frozenset(it.options)) for r, it in zip(replies, items)]
+            preds = [_parse_reply(r, it) for r, it in zip(replies, items)]
             extra = [{"reply": r} for r in replies]
         elif style == "verify":
             scores = self._verify(items, shots)
-            preds = [max(s, key=s.get) for s in scores]  # type: ignore[arg-type]
+            preds = [_verified(s, it) for s, it in zip(scores, items)]  # type: ignore[arg-type]
         else:
             if style == "cot":
                 first = [self.wrap(self.render(style, it, shots)[0]) for it in items]
@@ -108,12 +135,13 @@ class Scorer:
             else:
                 contexts = [self.render(style, it, shots)[0] for it in items]
             scores = self.option_scores(contexts, items)  # type: ignore[assignment]
-            preds = [max(s, key=s.get) for s in scores]  # type: ignore[union-attr, arg-type]
+            preds = [_top(s, it) for s, it in zip(scores, items)]  # type: ignore[arg-type]
         rows = []
         for item, pred, score, more in zip(items, preds, scores, extra):
             rows.append({"benchmark": item.benchmark, "style": style, "id": item.id, "locator": item.locator,
                          "lang": item.lang, "source": item.source, "answer": item.answer, "prediction": pred,
-                         "correct": pred == item.answer, "parsed": pred is not None, "scores": score, **more})
+                         "multi": item.multi, "correct": pred == item.answer, "parsed": pred is not None,
+                         "scores": score, **more})
         return rows
 
     def _verify(self, items: list[Item], shots: list[Item]) -> list[dict[str, float]]:
@@ -184,6 +212,13 @@ def evaluate(target: Target, spec: EvalSpec, *, base_dir: Path | None = None, ca
         if bench.sampled_from:
             notes.append(f"{bench.name}: {len(bench.items)} of {bench.sampled_from} items, sampled with seed "
                          f"{spec.seed}")
+        n_multi = sum(it.multi for it in bench.items)
+        if n_multi:
+            note = (f"{bench.name}: {n_multi} multiple-answer items scored by exact set match and reported apart "
+                    "(by_kind)")
+            if scorer.method == "loglik" and set(spec.styles) - {"verify"}:
+                note += "; under loglik direct/cot they take the top options, as many as are correct"
+            notes.append(note)
         for style in spec.styles:
             start = time.perf_counter()
             got = scorer.run(bench.items, style, shots)
