@@ -45,19 +45,14 @@ def test_chinese_mcq_with_latin_options_and_drug_names_is_chinese(backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_arabic_question_with_latin_units_is_arabic(backend):
-    text = "مريض يتناول 500 mg من الباراسيتامول كل 6 ساعات ودرجة حرارته 39 °C وضغطه 90/60 mmHg، ما الخطوة التالية؟"
+@pytest.mark.parametrize("text,lang", [
+    ("مريض يتناول 500 mg من الباراسيتامول كل 6 ساعات ودرجة حرارته 39 °C وضغطه 90/60 mmHg، ما الخطوة التالية؟", "ar"),
+    ("मरीज़ का HbA1c 8.5% है और ECG सामान्य है, क्या उसे MRI या CT scan की ज़रूरत है?", "hi"),
+])
+def test_arabic_and_hindi_with_latin_units_and_abbreviations_keep_their_language(backend, text, lang):
     rec = make_record("t", "instruction", text=text)
     Langid(LangidConfig(backend=backend)).process(rec)
-    assert rec["lang"] == "ar"
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_hindi_with_english_abbreviations_is_hindi(backend):
-    text = "मरीज़ का HbA1c 8.5% है और ECG सामान्य है, क्या उसे MRI या CT scan की ज़रूरत है?"
-    rec = make_record("t", "instruction", text=text)
-    Langid(LangidConfig(backend=backend)).process(rec)
-    assert rec["lang"] == "hi"
+    assert rec["lang"] == lang
 
 
 def test_abbreviations_weigh_less_than_words():
