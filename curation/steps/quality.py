@@ -116,6 +116,11 @@ def dup_ngram_frac(words: list[str], n: int) -> float:
     return round(sum(len(w) for w, c in zip(words, covered) if c) / max(1, total), 4)
 
 
+def is_spaced(text: str) -> bool:
+    """Space-delimited text, where n-grams of words mean something (one Han character is not a word)."""
+    return len(CJK.findall(text[:500])) < 0.3 * max(1, min(len(text), 500))
+
+
 def max_repeats(items: list[str], min_chars: int = 12) -> int:
     """How often the most frequent item (of at least `min_chars` characters) occurs."""
     counts = Counter(i.strip() for i in items if len(i.strip()) >= min_chars)
@@ -186,8 +191,7 @@ class Quality(RecordStep):
             q["para_repeats"] = max(q["para_repeats"], max_repeats(paras))
             tw = [w.lower() for w in WORD.findall(text)]
             q["loop_frac"] = max(q["loop_frac"], loop_fraction(tw, c.loop_ngram))
-            spaced = len(CJK.findall(text[:500])) < 0.3 * max(1, min(len(text), 500))
-            if gopher and spaced and len(tw) >= c.ngram_min_words:
+            if gopher and len(tw) >= c.ngram_min_words and is_spaced(text):
                 for n in c.max_top_ngram_frac:
                     top[n] = max(top.get(n, 0.0), top_ngram_frac(tw, n))
                 for n in c.max_dup_ngram_frac:
