@@ -54,6 +54,7 @@ def run_step_command(
     input: str, output: Path, names: tuple[str, ...], *, config: Path | None = None,
     options: dict[str, dict[str, Any]] | None = None, rejects: Path | None = None, workers: int = 1,
     console: Console | None = None, context: dict[str, Any] | None = None, dry_run: bool = False,
+    encoding: str | None = None,
 ) -> StepRun:
     """Read `input`, apply the steps, write `output` and the rejects beside it (nothing at all on a dry run)."""
     opts = load_step_options(config, names)
@@ -74,7 +75,7 @@ def run_step_command(
     ) as progress:
         task = progress.add_task(f"reading {input}", total=None)
         records = []
-        for table in read_parallel(SourceSpec(path=input), rejects=rw, ledger=ledger,
+        for table in read_parallel(SourceSpec(path=input, encoding=encoding), rejects=rw, ledger=ledger,
                                    on_progress=lambda n: progress.advance(task, n)):
             records.extend(from_table(table))
 

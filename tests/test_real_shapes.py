@@ -245,3 +245,16 @@ def test_an_option_text_that_looks_like_letters_is_still_one_answer(tmp_path):
             {"question": "高血压首选的检查是？", "options": ["血压测量", "胃镜", "骨扫描"], "answer": ["A"]}]
     recs = read_records(str(write_jsonl(tmp_path / "mcq.jsonl", rows)))
     assert [(r["mcq"]["answer"], r["mcq"]["answers"]) for r in recs] == [("B", None), ("A", None)]
+
+
+def test_clean_takes_an_explicit_encoding(tmp_path):
+    pairs = DIALOGUES["gb18030"]
+    path = tmp_path / "dialogue.csv"
+    path.write_bytes(_csv_text(pairs).encode("gb18030"))
+    out = tmp_path / "clean.jsonl"
+    result = CliRunner().invoke(app, ["normalize", str(path), str(out), "--encoding", "gb18030"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["messages"][0]["content"][:7] for r in rows] == [q[:7] for q, _ in pairs * 4]  # before punctuation
+    bad = CliRunner().invoke(app, ["clean", str(path), str(tmp_path / "x.jsonl"), "--encoding", "klingon"])
+    assert bad.exit_code != 0 and "klingon" in bad.output

@@ -27,6 +27,9 @@ RejectsOpt = Annotated[Path | None, typer.Option(
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Stop at the first bad record.")]
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML: step name -> options.")]
+EncodingOpt = Annotated[str | None, typer.Option(
+    "--encoding", help="Text encoding of a JSONL, JSON or CSV input (utf-8, gb18030, big5, shift_jis, cp1252, "
+    "utf-16, ...); detected from the head of the file when left out.")]
 WorkersOpt = Annotated[int, typer.Option("--workers", "-j", help="Processes for per-record steps.")]
 
 

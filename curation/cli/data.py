@@ -18,6 +18,7 @@ from ..record import empty_table
 from ..rejects import RejectWriter, default_rejects_path, read_rejects
 from ..stats import compute_stats, plot_stats, reject_report
 from .app import (
+    EncodingOpt,
     FieldsOpt,
     FormatOpt,
     RejectsOpt,
@@ -31,10 +32,6 @@ from .app import (
     print_stats,
     progress_bar,
 )
-
-EncodingOpt = Annotated[str | None, typer.Option(
-    "--encoding", help="Text encoding of a JSONL, JSON or CSV input (utf-8, gb18030, big5, shift_jis, cp1252, "
-    "utf-16, ...); detected from the head of the file when left out.")]
 
 
 def render_record(rec: dict) -> str:

@@ -9,16 +9,16 @@ import typer
 
 from ..commands import CLEAN_CHAIN
 from ..errors import MedcurateError
-from .app import ConfigOpt, RejectsOpt, WorkersOpt, app, console, fail, out, print_ledger
+from .app import ConfigOpt, EncodingOpt, RejectsOpt, WorkersOpt, app, console, fail, out, print_ledger
 
 
 def _run_steps(input: str, output: Path, names: tuple[str, ...], config: Path | None, rejects: Path | None,
-               workers: int, options: dict | None = None) -> None:
+               workers: int, options: dict | None = None, encoding: str | None = None) -> None:
     from ..commands import run_step_command
 
     try:
         result = run_step_command(input, output, names, config=config, options=options, rejects=rejects,
-                                  workers=workers, console=console)
+                                  workers=workers, console=console, encoding=encoding)
     except MedcurateError as e:
         fail(str(e))
     print_ledger(result.ledger)
@@ -34,8 +34,9 @@ def _steps_command(name: str, steps: tuple[str, ...], doc: str) -> None:
         config: ConfigOpt = None,
         rejects: RejectsOpt = None,
         workers: WorkersOpt = 1,
+        encoding: EncodingOpt = None,
     ) -> None:
-        _run_steps(input, output, steps, config, rejects, workers)
+        _run_steps(input, output, steps, config, rejects, workers, encoding=encoding)
 
     command.__doc__ = doc
     app.command(name=name)(command)
