@@ -53,10 +53,15 @@ class PlannedStep:
     options: dict[str, Any]
     sources: list[str]
     tags: list[str]
+    files: dict[str, str] = field(default_factory=dict)  # each file the step reads (as the recipe names it) -> digest
 
     @property
     def cached(self) -> bool:
         return self.entry.done
+
+    def describe(self) -> dict[str, Any]:
+        """What the work dir keeps with the step's output, so a later plan can say what changed since."""
+        return {"step": self.name, "id": self.id, "options": self.options, "files": self.files}
 
 
 @dataclass
@@ -106,15 +111,65 @@ def make_plan(loaded: LoadedRecipe) -> Plan:
         cls = get_step(entry.step)
         options = entry.config.model_dump(mode="json")
         llm = recipe.llm.model_dump(mode="json") if getattr(cls, "uses_llm", False) else None
-        state = cls.state_key(entry.config, loaded.work_dir, loaded.file.resolve().parent)
+        base = loaded.file.resolve().parent
+        state = cls.state_key(entry.config, loaded.work_dir, base)
+        files = step_files(step_id, cls.input_files(entry.config, base), base)
         previous = fingerprint("step", previous, entry.step, options, entry.sources, entry.tags, llm, recipe.seed,
-                               code_version(cls), state)
+                               code_version(cls), state, files)
         steps.append(PlannedStep(i, step_id, entry.step, previous, work.step_entry(i, step_id, previous), options,
-                                 entry.sources, entry.tags))
+                                 entry.sources, entry.tags, files))
     export = fingerprint("export", previous, recipe.model_dump(mode="json", include={"mixture", "export", "seed",
                                                                                       "name", "description"}),
                          code_version(export_stages, mix_all, ray_mixture))
     return Plan(sources, steps, export)
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]  # shipped prompts and lexicons lie below it
+
+
+def why_to_run(loaded: LoadedRecipe, plan: Plan) -> dict[str, str]:
+    """For each step that has to run, what differs from its last finished output in the work dir: the files it
+    reads (named), its options, or something before it."""
+    work = WorkDir(loaded.work)
+    reasons: dict[str, str] = {}
+    upstream = next((f"source {s.spec.source_name()} changed" for s in plan.sources if not s.entry.done), None)
+    for s in plan.steps:
+        if s.cached and upstream is None:
+            continue
+        last = work.latest_step_entry(s.index, s.id)
+        before = last.info() if last is not None else None
+        if before is None:
+            reasons[s.id] = upstream or "not run yet"
+        elif (changed := _changed_files(before.get("files") or {}, s.files)):
+            reasons[s.id] = "changed: " + ", ".join(changed)
+        elif before.get("options") not in (None, s.options):
+            keys = sorted(k for k in {*s.options, *before["options"]} if s.options.get(k) != before["options"].get(k))
+            reasons[s.id] = "options changed: " + ", ".join(keys)
+        else:
+            reasons[s.id] = upstream or "code or inputs changed"
+        upstream = upstream or f"after {s.id}"
+    return reasons
+
+
+def _changed_files(before: dict[str, str], now: dict[str, str]) -> list[str]:
+    return ([f"{n} (edited)" for n in now if n in before and before[n] != now[n]]
+            + [f"{n} (new)" for n in now if n not in before]
+            + [f"{n} (no longer read)" for n in before if n not in now])
+
+
+def step_files(step_id: str, paths: list[Path], base: Path) -> dict[str, str]:
+    """Each file a step reads with its content digest, named as the recipe names it (relative to the recipe
+    where it lies below it) or, for the project's shipped files, by their place in the package, so that the
+    fingerprint does not depend on where the project is installed."""
+    files = {}
+    for path in paths:
+        name = _relative(str(path), base)
+        if Path(name).is_absolute() and path.resolve().is_relative_to(PROJECT_ROOT):
+            name = "medcurate:" + str(path.resolve().relative_to(PROJECT_ROOT))
+        if not path.exists():
+            raise MedcurateError(f"step {step_id}: {name}: no such file or folder")
+        files[name] = file_digest(path)
+    return files
 
 
 def _tags_of(loaded: LoadedRecipe) -> dict[str, list[str]]:

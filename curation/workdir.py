@@ -10,6 +10,7 @@ location pyarrow opens (`s3://...`), which is what a cluster's workers share.
 from __future__ import annotations
 
 import inspect
+import time
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +117,8 @@ class Pending:
         """Commit records already written into the entry's folder (a parquet file, or a folder of parts)."""
         self.rejects.close()
         (self.folder / "ledger.json").write_bytes(orjson.dumps(ledger.to_dict(), option=orjson.OPT_INDENT_2))
-        (self.folder / DONE).write_bytes(orjson.dumps({**info, "records": count}, option=orjson.OPT_INDENT_2))
+        done = {**info, "records": count, "finished": time.time()}
+        (self.folder / DONE).write_bytes(orjson.dumps(done, option=orjson.OPT_INDENT_2))
         return self.entry
 
     def abandon(self) -> None:
@@ -145,6 +147,14 @@ class WorkDir:
 
     def step_entry(self, index: int, step_id: str, fp: str) -> Entry:
         return Entry(self.root / "steps" / f"{index:02d}-{step_id}-{fp}")
+
+    def latest_step_entry(self, index: int, step_id: str) -> Entry | None:
+        """The most recently finished output of this step under any fingerprint: what a plan compares with."""
+        folder = self.root / "steps"
+        prefix = f"{index:02d}-{step_id}-"
+        done = [Entry(p) for p in (folder.list() if folder.exists() else []) if p.name.startswith(prefix)]
+        done = [e for e in done if e.done]
+        return max(done, key=lambda e: e.info().get("finished", 0), default=None)
 
     def pending(self, entry: Entry) -> Pending:
         return Pending(entry)

@@ -307,3 +307,35 @@ def test_recipe_step_on_the_server_reports_usage_in_the_manifest(server, tmp_pat
         if f.is_file():
             assert b"sk-recipe-secret-91b2" not in f.read_bytes(), f
     assert json.loads((tmp_path / "out" / "manifest.json").read_text())["steps"][0]["summary"]["llm"]["requests"] == 6
+
+
+def test_llm_steps_detect_a_missing_language_and_reject_what_cannot_be_decided(server, tmp_path):
+    """Records that never went through langid are neither skipped nor sent with a guess."""
+    rows = [EN[0], EN[1], OTHER[0], OTHER[1], OTHER[2], qa("120/80 → 140/90 ?", "≥ 7.0 · 11.1 · 6.5 %")]
+    src = write_jsonl(tmp_path / "in.jsonl", rows)  # no "lang" anywhere
+    out = tmp_path / "out.jsonl"
+    from typer.testing import CliRunner
+
+    from curation.cli import app
+
+    result = CliRunner().invoke(app, ["translate", str(src), str(out), "--to", "es", "--base-url", server.base_url,
+                                      "--model", MODEL, "--max-tokens", "48"])
+    assert result.exit_code == 0, result.output
+    assert "records: language detected 5, rejected: language unknown 1, sent 4, skipped: already in es 1" \
+        in result.output
+    kept = read_records(str(out))
+    sources = [r for r in kept if not r["origin"]]
+    assert sorted(r["lang"] for r in sources) == ["ar", "en", "en", "es", "zh"]
+    assert all(r["meta"]["langid"]["by"] == "translate" for r in sources)
+    rejects = read_rejects(out.with_name("out.rejects.jsonl"))
+    unknown = [r for r in rejects if r["reason"] == "language unknown"]
+    assert len(unknown) == 1 and unknown[0]["record"]["messages"][0]["content"].startswith("120/80")
+    translated = {r["parent_id"] for r in kept if r["origin"]} | {r["record"].get("parent_id") for r in rejects}
+    assert {r["id"] for r in sources if r["lang"] != "es"} <= translated  # each sent, translated or rejected
+
+    # judge names the detected language in its prompt, so it detects it too
+    records = [make_record("qa", "instruction", messages=r["messages"]) for r in (EN[2], OTHER[1])]
+    kept, rejects, step, _ = run_step("judge", records, {"max_tokens": 80, "repairs": 1}, endpoint(server.base_url),
+                                      tmp_path / "j.sqlite", tmp_path / "j.jsonl")
+    assert sorted(r["lang"] for r in kept + [x["record"] for x in rejects]) == ["en", "zh"]
+    assert step.summary()["records"] == {"language detected": 2, "sent": 2}

@@ -58,6 +58,9 @@ def run_llm_command(name: str, input: str, output: Path, options: dict[str, Any]
     except MedcurateError as e:
         fail(str(e))
     llm = result.summaries[name].get("llm", {})
+    tally = result.summaries[name].get("records") or {}
+    if tally:
+        out.print("records: " + ", ".join(f"{k} {v:,}" for k, v in tally.items()), highlight=False, soft_wrap=True)
     if dry_run:
         est = llm["estimate"]
         out.print(f"dry run: {est['requests']:,} requests to send ({llm['cache_hits']:,} already cached), at most "

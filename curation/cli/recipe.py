@@ -39,13 +39,14 @@ def validate(recipe: RecipeArg) -> None:
 @app.command()
 def plan(recipe: RecipeArg) -> None:
     """Each step of a recipe as cached or to run, with record counts where known."""
-    from ..run import exported_manifest, make_plan
+    from ..run import exported_manifest, make_plan, why_to_run
 
     loaded = load_or_exit(recipe)
     try:
         p = make_plan(loaded)
     except MedcurateError as e:
         fail(str(e))
+    why = why_to_run(loaded, p)
     t = Table(title=f"plan for {recipe} (work dir {loaded.work})")
     for col in ("stage", "status", "records out", "fingerprint"):
         t.add_column(col, justify="right" if col == "records out" else "left")
@@ -63,6 +64,8 @@ def plan(recipe: RecipeArg) -> None:
     t.add_row("mixture + export", "cached" if exported and not blocked else "[yellow]to run[/]", "",
               p.export_fingerprint)
     out.print(t)
+    for step_id, reason in why.items():
+        out.print(f"{step_id} runs: {reason}", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -59,7 +59,7 @@ def run_in_process(planned: PlannedStep, step: Step, records: list[Record], work
         step.name = planned.id  # the ledger and rejects name the step as the recipe does
         kept = run_steps(chosen, [step], rejects=pending.rejects, ledger=ledger, workers=workers, progress=progress)
         out = kept + others
-        entry = pending.commit(out, ledger, {"step": planned.name, "id": planned.id, "summary": step.summary(),
+        entry = pending.commit(out, ledger, {**planned.describe(), "summary": step.summary(),
                                              "passed_through": len(others)})
         return out, entry
     except BaseException:

@@ -151,7 +151,7 @@ def commit_shards(pending: Pending, planned: PlannedStep, step: Step, stats: lis
     ledger.record(step.name, records_in=n_in, kept=kept, added=max(0, kept + len(reasons) - n_in),
                   rejected_reasons=reasons)
     ledger.entry(step.name).check()
-    return pending.commit_written(kept + others, ledger, {"step": planned.name, "id": planned.id,
-                                                          "summary": step.summary(), "passed_through": others})
+    return pending.commit_written(kept + others, ledger, {**planned.describe(), "summary": step.summary(),
+                                                          "passed_through": others})
 
 

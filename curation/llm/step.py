@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import Field
 
-from ..steps.base import GlobalStep, StepConfig
+from ..steps.base import GlobalStep, Record, Reject, StepConfig, texts_of
+from ..steps.langid import Langid
 from .client import LLM, Budget
 from .config import Endpoint
-from .prompts import Prompts
+from .prompts import SHIPPED, Prompts
 from .shared import LLMPool
 
 
@@ -31,7 +33,27 @@ class LLMStepConfig(StepConfig):
 
 class LLMStep(GlobalStep):
     uses_llm: ClassVar[bool] = True
+    default_prompt: ClassVar[str] = ""
     config: LLMStepConfig
+
+    @classmethod
+    def prompt_names(cls, config: LLMStepConfig) -> list[str]:
+        """The templates the step renders: its prompt, and the repair follow-up."""
+        return [config.prompt or cls.default_prompt, "repair"]
+
+    @classmethod
+    def input_files(cls, config: LLMStepConfig, base_dir: Path) -> list[Path]:
+        """Option files, plus each template the step renders (from prompts_dir first, as rendering looks it up)
+        and the partials (`_*.j2`) beside it that templates include."""
+        folders = ([base_dir / config.prompts_dir] if config.prompts_dir else []) + [SHIPPED]
+        files = super().input_files(config, base_dir)
+        for name in cls.prompt_names(config):
+            file = name if name.endswith(".j2") else f"{name}.j2"
+            found = next((f / file for f in folders if (f / file).is_file()), None)
+            if found is not None:
+                files.append(found)
+                files.extend(sorted(found.parent.glob("_*.j2")))
+        return list(dict.fromkeys(files))
 
     def __init__(self, config: LLMStepConfig | None = None):
         super().__init__(config)
@@ -41,6 +63,7 @@ class LLMStep(GlobalStep):
         self.base_dir = Path(".")
         self._llm: LLM | None = None
         self.pool: LLMPool | None = None
+        self.tally: Counter[str] = Counter()  # records sent, languages detected, records skipped and why
 
     def bind(self, **context: Any) -> None:
         recipe, work_dir = context.get("recipe"), context.get("work_dir")
@@ -74,6 +97,29 @@ class LLMStep(GlobalStep):
     def prompts(self) -> Prompts:
         return Prompts(self.resolve(self.config.prompts_dir))
 
+    def with_languages(self, records: list[Record]) -> tuple[list[Record], list[tuple[Record, Reject]]]:
+        """Records that carry no language get the langid step's decision, recorded in `meta.langid`: the prompt
+        names the language, so a record is never sent with a guess nor passed over silently. Those whose
+        language cannot be decided are rejected with the reason."""
+        langid = Langid()
+        ready: list[Record] = []
+        rejected: list[tuple[Record, Reject]] = []
+        for rec in records:
+            if rec.get("lang"):
+                ready.append(rec)
+                continue
+            lang, info, undecided = langid.decide("\n".join(t for role, t in texts_of(rec) if role != "system"))
+            info["by"] = self.name
+            rec["meta"]["langid"] = info
+            if undecided:
+                rejected.append((rec, Reject(undecided, info)))
+                self.tally[f"rejected: {undecided}"] += 1
+                continue
+            rec["lang"] = lang
+            self.tally["language detected"] += 1
+            ready.append(rec)
+        return ready, rejected
+
     def params(self, **overrides: Any) -> dict[str, Any]:
         return {"max_tokens": self.config.max_tokens, "temperature": self.config.temperature,
                 "seed": self.config.seed, **overrides}
@@ -82,4 +128,5 @@ class LLMStep(GlobalStep):
         usage = self._llm.usage.to_dict() if self._llm else {}
         if self._llm and self.dry_run:
             usage = {"estimate": self._llm.estimate.to_dict(), "cache_hits": self._llm.usage.cache_hits}
-        return {"llm": {**usage, "endpoint": self.endpoint.base_url or "local", "model": self.endpoint.model}}
+        return {"llm": {**usage, "endpoint": self.endpoint.base_url or "local", "model": self.endpoint.model},
+                "records": dict(sorted(self.tally.items()))}

@@ -17,8 +17,23 @@ from pydantic import BaseModel, ConfigDict
 Record = dict[str, Any]
 
 
+FILES = {"x-medcurate-files": True}  # json_schema_extra of an option that names files (a path or a list of them)
+
+
 class StepConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    def named_files(self) -> list[str]:
+        """Every path the options marked with FILES name, as written; the plan digests them into the cache key,
+        so editing a benchmark, glossary or lexicon reruns the step."""
+        paths: list[str] = []
+        for name, info in type(self).model_fields.items():
+            extra = info.json_schema_extra
+            if not isinstance(extra, dict) or not extra.get("x-medcurate-files"):
+                continue
+            value = getattr(self, name)
+            paths.extend([value] if isinstance(value, str) else list(value or []))
+        return paths
 
 
 class Reject(Exception):
@@ -44,6 +59,12 @@ class Step:
 
     def bind(self, **context: Any) -> None:
         """Run context a step may need (the recipe's LLM endpoints, the work dir for caches); most ignore it."""
+
+    @classmethod
+    def input_files(cls, config: Any, base_dir: Path) -> list[Path]:
+        """Files the step reads besides its records (benchmarks, glossaries, lexicons, templates): their content
+        joins the cache key. By default the paths named by options marked FILES, relative to the recipe."""
+        return [base_dir / p for p in config.named_files()]
 
     @classmethod
     def state_key(cls, config: Any, work_dir: Path, base_dir: Path) -> str | None:

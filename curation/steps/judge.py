@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ..llm.client import Request
+from ..llm.prompts import language_name
 from ..llm.step import LLMStep, LLMStepConfig
 from ..llm.structured import ask_json
 from .base import Record, Reject, answer_and_question, register
@@ -42,21 +43,27 @@ class Judge(LLMStep):
     """Grade records with an LLM on accuracy, helpfulness, safety and language (1-5); filter by threshold."""
 
     Config = JudgeConfig
+    default_prompt = "judge"
     config: JudgeConfig
 
     def apply(self, records: list[Record]) -> tuple[list[Record], list[tuple[Record, Reject]]]:
         c = self.config
         chosen = records if c.limit is None else records[: c.limit]
+        rest = list(records[len(chosen):])
+        if rest:
+            self.tally["skipped: past limit"] += len(rest)
+        chosen, rejected = self.with_languages(chosen)  # the prompt names the language the answer must be in
+        self.tally["sent"] += len(chosen)
         requests = []
         for rec in chosen:
             answer, question = answer_and_question(rec)
             if not answer:
                 answer, question = rec.get("text") or "", "(a passage of medical text, judged as written)"
-            prompt, template_hash = self.prompts.render(c.prompt or "judge", question=question, answer=answer)
+            prompt, template_hash = self.prompts.render(c.prompt or "judge", question=question, answer=answer,
+                                                        language_name=language_name(rec["lang"]))
             requests.append(Request([{"role": "user", "content": prompt}], self.params(), template_hash))
         results = ask_json(self.llm, requests, Grades, self.prompts, c.repairs)
         kept: list[Record] = []
-        rejected: list[tuple[Record, Reject]] = []
         for rec, res in zip(chosen, results):
             if res.value is None and c.invalid == "keep":
                 rec["meta"]["judge"] = {"unscored": res.error}
@@ -78,4 +85,4 @@ class Judge(LLMStep):
                 rejected.append((rec, Reject("judge: low overall score", {"overall": overall})))
             else:
                 kept.append(rec)
-        return kept + list(records[len(chosen):]), rejected
+        return kept + rest, rejected

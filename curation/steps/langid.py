@@ -277,6 +277,17 @@ class Langid(RecordStep):
                 judged[role] = result[0]
         return judged
 
+    def decide(self, text: str) -> tuple[str, dict[str, Any], str | None]:
+        """The language of a text, what was measured, and why it cannot be trusted (None when it can): every step
+        that needs a record's language decides it this one way."""
+        lang, conf, method = self.detect(text)
+        info: dict[str, Any] = {"lang": lang, "confidence": conf, "method": method}
+        if lang == "und":
+            return lang, info, "language unknown"
+        if conf < self.min_confidence and script_profile(text)[2] >= self.config.min_chars:
+            return lang, info, "low language confidence"
+        return lang, info, None
+
     def process(self, record: dict[str, Any]) -> None:
         c = self.config
         by_role: dict[str, str] = {}
@@ -284,8 +295,7 @@ class Langid(RecordStep):
             if role != "system":
                 by_role[role] = by_role.get(role, "") + "\n" + text
         full = "\n".join(by_role.values())
-        lang, conf, method = self.detect(full)
-        info: dict[str, Any] = {"lang": lang, "confidence": conf, "method": method}
+        lang, info, undecided = self.decide(full)
         declared = record.get("lang")
         if declared and declared != lang:
             info["declared"] = declared
@@ -300,8 +310,8 @@ class Langid(RecordStep):
             raise Reject("language unknown", info)
         if mixed:
             raise Reject("mixed languages", info)
-        if conf < self.min_confidence and script_profile(full)[2] >= c.min_chars:
-            raise Reject("low language confidence", info)
+        if undecided:
+            raise Reject(undecided, info)
         if c.keep is not None and lang not in c.keep:
             raise Reject("language not kept", info)
         return None

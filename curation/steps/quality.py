@@ -24,8 +24,8 @@ from pathlib import Path
 
 from pydantic import Field
 
-from ..relevance import DEFAULT_MIN_SCORE, LEXICON, medical_score
-from .base import RecordStep, Reject, StepConfig, answer_and_question, register, texts_of
+from ..relevance import DATA, DEFAULT_MIN_SCORE, LEXICON, medical_score
+from .base import FILES, RecordStep, Reject, StepConfig, answer_and_question, register, texts_of
 
 WORD = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]|[^\s\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]+")
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
@@ -50,7 +50,8 @@ class QualityConfig(StepConfig):
     max_chars: int = 100_000
     min_words: int = 3
     max_words: int = 20_000
-    tokenizer: str | None = Field(None, description="A local tokenizer folder or .gguf file, for token bounds.")
+    tokenizer: str | None = Field(None, description="A local tokenizer folder or .gguf file, for token bounds.",
+                                  json_schema_extra=FILES)
     min_tokens: int | None = None
     max_tokens: int | None = None
     gopher_tasks: list[str] = Field(
@@ -75,7 +76,8 @@ class QualityConfig(StepConfig):
     min_medical_score: float | None = Field(
         DEFAULT_MIN_SCORE, description="Medical terms per 100 words (the length floored at 30 words, so a short "
         "exam item needs one clear term) below which a record is not medical; None turns it off.")
-    lexicon: str | None = Field(None, description="A lexicon file (lang<TAB>term); the shipped one by default.")
+    lexicon: str | None = Field(None, description="A lexicon file (lang<TAB>term); the shipped one by default.",
+                                json_schema_extra=FILES)
 
 
 def dup_fraction(items: list[str]) -> float:
@@ -161,13 +163,30 @@ class Quality(RecordStep):
     Config = QualityConfig
     config: QualityConfig
     _tokenizer = None
+    base_dir: Path | None = None  # a recipe's folder: file options are relative to it, as in every step
+
+    @classmethod
+    def input_files(cls, config: QualityConfig, base_dir: Path) -> list[Path]:
+        """The shipped relevance tables count too: a lexicon edited in a new release reruns the step."""
+        return super().input_files(config, base_dir) + sorted(DATA.glob("*.tsv"))
+
+    def bind(self, **context) -> None:
+        if context.get("base_dir") is not None:
+            self.base_dir = Path(context["base_dir"])
+
+    def path(self, name: str) -> str:
+        return str(self.base_dir / name) if self.base_dir is not None else name
+
+    @property
+    def lexicon_path(self) -> str:
+        return self.path(self.config.lexicon) if self.config.lexicon else str(LEXICON)
 
     def setup(self) -> None:
         if self.config.tokenizer and self._tokenizer is None:
-            self._tokenizer = load_tokenizer(self.config.tokenizer)
+            self._tokenizer = load_tokenizer(self.path(self.config.tokenizer))
 
     def __getstate__(self):
-        return {"config": self.config}
+        return {"config": self.config, "base_dir": self.base_dir}
 
     def measure(self, record) -> dict:
         parts = texts_of(record)
@@ -198,7 +217,7 @@ class Quality(RecordStep):
                     dup[n] = max(dup.get(n, 0.0), dup_ngram_frac(tw, n))
         symbols = content.count("#") + content.count("...") + content.count("…")
         q["symbol_word_ratio"] = round(symbols / max(1, len(words)), 4)
-        q["medical_score"] = medical_score(content, self.config.lexicon or str(LEXICON))
+        q["medical_score"] = medical_score(content, self.lexicon_path)
         answer, question = answer_and_question(record)
         if answer and record.get("task") != "mcq":
             q["answer_words"] = len(WORD.findall(answer))

@@ -70,6 +70,11 @@ TEMPLATES = {"qa": "synth_qa", "self-instruct": "synth_self_instruct", "mcq": "s
              "dialogue": "synth_dialogue"}
 
 
+def is_seed(record: Record) -> bool:
+    """An instruction with messages: what self-instruct shows the model as an example."""
+    return record["task"] == "instruction" and bool(record.get("messages"))
+
+
 class SynthesizeConfig(LLMStepConfig):
     mode: Literal["qa", "self-instruct", "mcq", "dialogue"] = "qa"
     temperature: float = 0.7
@@ -111,6 +116,10 @@ class Synthesize(LLMStep):
     """Synthesize QA pairs, new instructions, multiple-choice questions or dialogues with an LLM."""
 
     Config = SynthesizeConfig
+
+    @classmethod
+    def prompt_names(cls, config: SynthesizeConfig) -> list[str]:
+        return [config.prompt or TEMPLATES[config.mode], "repair"]
     config: SynthesizeConfig
 
     def _prompt(self, **values: Any) -> Request:
@@ -120,17 +129,22 @@ class Synthesize(LLMStep):
 
     def apply(self, records: list[Record]) -> tuple[list[Record], list[tuple[Record, Reject]]]:
         c = self.config
-        if c.mode == "self-instruct":
+        if c.mode == "self-instruct":  # seeds must be in the language asked for
+            _, rejected = self.with_languages([r for r in records if is_seed(r)])
             parents, requests = self._self_instruct_requests(records)
-        else:
+        else:  # the prompt asks for the passage's language
             parents = [r for r in records if passage_of(r)]
-            parents = parents if c.limit is None else parents[: c.limit]
-            requests = [self._prompt(passage=passage_of(r), language_name=language_name(r.get("lang")))
-                        for r in parents]
+            if c.limit is not None and len(parents) > c.limit:
+                self.tally["skipped: past limit"] += len(parents) - c.limit
+                parents = parents[: c.limit]
+            parents, rejected = self.with_languages(parents)
+            requests = [self._prompt(passage=passage_of(r), language_name=language_name(r["lang"])) for r in parents]
+        self.tally["sent"] += len(requests)
+        undecided = {id(r) for r, _ in rejected}
+        records = [r for r in records if id(r) not in undecided]
         results = ask_json(self.llm, requests, SCHEMAS[c.mode], self.prompts, c.repairs)
         existing = [content_words(answer_and_question(r)[1]) for r in records if r.get("messages")]
         made: list[Record] = []
-        rejected: list[tuple[Record, Reject]] = []
         for parent, res in zip(parents, results):
             lang = c.language if c.mode == "self-instruct" else parent.get("lang")
             origin = f"synthesize:{c.mode}"
@@ -151,8 +165,7 @@ class Synthesize(LLMStep):
 
     def _self_instruct_requests(self, records: list[Record]) -> tuple[list[Record], list[Request]]:
         c = self.config
-        seeds = [r for r in records if r["task"] == "instruction" and r.get("messages")
-                 and (r.get("lang") in (None, c.language))]
+        seeds = [r for r in records if is_seed(r) and r.get("lang") == c.language]
         if not seeds:
             return [], []
         rng = random.Random(c.seed)

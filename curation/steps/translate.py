@@ -22,7 +22,7 @@ from ..llm.client import Request
 from ..llm.prompts import language_name
 from ..llm.step import LLMStep, LLMStepConfig
 from ..record import make_record
-from .base import Record, Reject, register
+from .base import FILES, Record, Reject, register
 from .langid import Langid
 
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -35,7 +35,8 @@ class TranslateConfig(LLMStepConfig):
     to: list[str] = Field(min_length=1, description="Target languages (ISO 639-1).")
     prompt: str | None = "translate"
     max_tokens: int = 1024
-    glossary: str | None = Field(None, description="TSV with a column per language code (en, es, zh, ar, ...).")
+    glossary: str | None = Field(None, description="TSV with a column per language code (en, es, zh, ar, ...).",
+                                 json_schema_extra=FILES)
     keep_source: bool = Field(True, description="Keep the originals in the output beside their translations.")
     check_language: bool = True
     min_ratio: float = Field(0.4, gt=0, description="Shortest translation, relative to the source (weighted "
@@ -104,6 +105,7 @@ class Translate(LLMStep):
     """Translate records into other languages with an LLM, verifying each translation."""
 
     Config = TranslateConfig
+    default_prompt = "translate"
     config: TranslateConfig
 
     @cached_property
@@ -149,12 +151,18 @@ class Translate(LLMStep):
         c = self.config
         glossary = load_glossary(self.resolve(c.glossary))
         chosen = records if c.limit is None else records[: c.limit]
+        if len(chosen) < len(records):
+            self.tally["skipped: past limit"] += len(records) - len(chosen)
+        chosen, rejected = self.with_languages(chosen)
+        undecided = {id(r) for r, _ in rejected}
         jobs: list[tuple[Record, str, list[tuple[tuple[Any, ...], str]], list[list[tuple[str, str]]]]] = []
         requests: list[Request] = []
         for rec in chosen:
-            src = rec.get("lang")
-            if not src:
+            src = rec["lang"]
+            if all(dst == src for dst in c.to):
+                self.tally[f"skipped: already in {src}"] += 1
                 continue
+            self.tally["sent"] += 1
             for dst in c.to:
                 if dst == src:
                     continue
@@ -165,7 +173,6 @@ class Translate(LLMStep):
                 jobs.append((rec, dst, segs, terms))
         replies = self.llm.complete(requests)
         candidates: list[tuple[Record, Record, list[tuple[str, str]]]] = []
-        rejected: list[tuple[Record, Reject]] = []
         k = 0
         for rec, dst, segs, terms in jobs:
             got = replies[k: k + len(segs)]
@@ -190,9 +197,10 @@ class Translate(LLMStep):
         if c.back_translate and candidates:
             candidates, back_rejected = self._back_translate(candidates)
             rejected += back_rejected
-        kept = (list(records) if c.keep_source else []) + [new for _, new, _ in candidates]
+        sources = [r for r in records if id(r) not in undecided]
+        kept = (sources if c.keep_source else []) + [new for _, new, _ in candidates]
         if not c.keep_source:
-            rejected += [(r, Reject("translated (source not kept)")) for r in records]
+            rejected += [(r, Reject("translated (source not kept)")) for r in sources]
         return kept, rejected
 
     def _request(self, text: str, src: str, dst: str, pairs: list[tuple[str, str]]) -> Request:
