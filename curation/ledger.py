@@ -32,6 +32,24 @@ class Entry:
             raise LedgerMismatch(f"ledger for '{self.name}': reasons do not sum to {self.rejected} rejected")
 
 
+def check_identities(step: str, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]]) -> int:
+    """Every input id leaves the step exactly once (kept or rejected); every other record it returns names an
+    input as its parent. Counting alone cannot tell a lost record from an invented one, so ids are compared.
+    Returns the number of added records."""
+    want = Counter(r["id"] for r in inputs)
+    got = Counter(r["id"] for r in outputs if r["id"] in want)
+    for rid, n in want.items():
+        if got[rid] != n:
+            what = "lost" if got[rid] < n else f"returned {got[rid]} times"
+            raise LedgerMismatch(f"step '{step}': record {rid} {what}; every input must be kept or rejected once")
+    added = [r for r in outputs if r["id"] not in want]
+    for r in added:
+        if r.get("parent_id") not in want:
+            raise LedgerMismatch(f"step '{step}': record {r['id']} was added without naming an input as its parent "
+                                 f"(parent_id {r.get('parent_id')!r})")
+    return len(added)
+
+
 class Ledger:
     """Counts per stage, kept in insertion order so reports read in pipeline order."""
 

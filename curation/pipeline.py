@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from .ledger import Ledger
+from .ledger import Ledger, check_identities
 from .rejects import RejectWriter, reject
 from .steps.base import GlobalStep, Record, RecordStep, Reject, Step
 
@@ -79,7 +79,8 @@ def run_steps(
             if isinstance(group[0], GlobalStep):
                 n_in = len(records)
                 kept, rejected = group[0].apply(records)
-                _account(group[0], n_in, len(kept), rejected, rejects, ledger)
+                added = check_identities(group[0].name, records, kept + [rec for rec, _ in rejected])
+                _account(group[0], n_in, len(kept), rejected, rejects, ledger, added)
                 if tick:
                     tick(n_in)
                 records = kept
@@ -96,10 +97,11 @@ def run_steps(
                     totals[k][1] += rejected
                 if tick:
                     tick(len(chunk))
+            check_identities(label, records, kept_all + [rec for _, rejected in totals for rec, _ in rejected])
             survivors = len(records)
             for step, (n_in, rejected) in zip(group, totals):
                 survivors -= len(rejected)
-                _account(step, n_in, survivors, rejected, rejects, ledger)
+                _account(step, n_in, survivors, rejected, rejects, ledger, 0)
             records = kept_all
     finally:
         if pool is not None:
@@ -116,10 +118,9 @@ def reject_rows(step_name: str, rejected: Rejected) -> list[dict[str, Any]]:
 
 
 def _account(step: Step, n_in: int, n_kept: int, rejected: Rejected, rejects: RejectWriter | None,
-             ledger: Ledger) -> None:
+             ledger: Ledger, added: int) -> None:
     if rejects is not None:
         rejects.write(reject_rows(step.name, rejected))
-    added = max(0, n_kept + len(rejected) - n_in)  # records a step made (translations, synthetic pairs)
     ledger.record(step.name, records_in=n_in, kept=n_kept, added=added,
                   rejected_reasons=[r.reason for _, r in rejected])
     ledger.entry(step.name).check()

@@ -355,8 +355,8 @@ def test_a_real_browser_reviews_three_records_and_the_recipe_applies_them(tmp_pa
     assert "review" in result.ran
     out = tmp_path / "out"
     review_rejects = [r for r in rejects_of(out) if r["step"] == "review"]
-    assert [r["record"]["id"] for r in review_rejects] == [shown[1]]
-    assert review_rejects[0]["reason"] == "review: medically incorrect"
+    assert {r["record"]["id"]: r["reason"] for r in review_rejects} == {
+        shown[1]: "review: medically incorrect", shown[2]: "review: replaced by its edit"}
     final = {r["id"]: r for r in curated(out)}
     assert shown[0] in final and shown[1] not in final and shown[2] not in final  # the edit replaced it
     edit = next(r for r in final.values() if r.get("parent_id") == shown[2])
@@ -364,7 +364,7 @@ def test_a_real_browser_reviews_three_records_and_the_recipe_applies_them(tmp_pa
     assert edit["messages"][-1]["content"].endswith("Consult a physician.")
     assert {r["id"] for r in stage_records(out, "stage2")} == {shown[0], edit["id"]}  # only accepted records
     ledger = result.manifest["ledger"]["review"]
-    assert ledger["in"] == ledger["kept"] + ledger["rejected"]
+    assert ledger["added"] == 1 and ledger["in"] + ledger["added"] == ledger["kept"] + ledger["rejected"]
 
 
 def test_review_policies_in_the_recipe(tmp_path, records):

@@ -1,6 +1,7 @@
 """The cleaning steps on the shipped sample data and on targeted cases."""
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -231,3 +232,75 @@ def test_cli_clean_single_steps_and_report(tmp_path):
     res = runner.invoke(app, ["quality", str(SAMPLE / "en_openai.jsonl"), str(tmp_path / "c.jsonl"),
                               "--config", str(tmp_path / "bad.yaml")])
     assert res.exit_code == 2 and "min_chars" in res.output
+
+
+def test_a_module_dropped_into_the_steps_package_is_registered_without_another_edit(tmp_path):
+    import subprocess
+    import sys
+    import uuid
+
+    from curation import steps
+
+    name = f"probe_{uuid.uuid4().hex[:8]}"
+    module = Path(steps.__file__).parent / f"{name}.py"
+    module.write_text(
+        "from .base import RecordStep, register\n\n\n"
+        f"@register('{name}')\nclass Probe(RecordStep):\n"
+        "    def process(self, record):\n        return 'dropped by the probe' if 'fiebre' in str(record) else None\n",
+        encoding="utf-8")
+    try:
+        code = (f"from curation.steps import get_step; s = get_step('{name}')(); "
+                "print(s.process({'messages': [{'role': 'user', 'content': 'tengo fiebre'}]}))")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    finally:
+        module.unlink()
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "dropped by the probe"
+
+
+def misbehaving_step(kind: str):
+    """A global step that breaks the ledger's identities in a way a count alone would not notice."""
+    from curation.steps.base import GlobalStep
+
+    class Misbehaving(GlobalStep):
+        name = f"bad-{kind}"
+
+        def apply(self, records):
+            first, *rest = records
+            if kind == "drop-and-invent":  # as many out as in
+                return rest + [make_record("x", "instruction", messages=first["messages"][::-1])], []
+            if kind == "duplicate":  # one kept twice, another neither kept nor rejected
+                return [first, first, *rest[1:]], []
+            if kind == "orphan":  # an added record with no parent
+                return records + [make_record("x", "text", text="新增的记录")], []
+            child = make_record("x", "instruction", messages=first["messages"], parent_id=first["id"], lang="es")
+            return records + [child], []
+
+    return Misbehaving()
+
+
+QA_ROWS = [("¿Qué es la anemia ferropénica?", "Falta de hierro que reduce la hemoglobina."),
+           ("What is the first-line drug for type 2 diabetes?", "Metformin, unless contraindicated."),
+           ("哮喘急性发作首选什么药？", "吸入短效β2受体激动剂，如沙丁胺醇。"),
+           ("ما علاج نقص فيتامين د؟", "مكملات فيتامين د مع متابعة مستوى الكالسيوم.")]
+
+
+@pytest.mark.parametrize("kind,message", [("drop-and-invent", "lost"), ("duplicate", "returned 2 times"),
+                                          ("orphan", "without naming an input as its parent")])
+def test_the_ledger_catches_a_step_that_loses_duplicates_or_invents_records(tmp_path, kind, message):
+    from curation.ledger import LedgerMismatch
+
+    recs = [make_record("qa", "instruction", messages=[{"role": "user", "content": q},
+                                                       {"role": "assistant", "content": a}]) for q, a in QA_ROWS]
+    with RejectWriter(tmp_path / "r.jsonl") as rw, pytest.raises(LedgerMismatch, match=f"bad-{kind}.*{message}"):
+        run_steps(recs, [misbehaving_step(kind)], rejects=rw, ledger=Ledger())
+
+
+def test_the_ledger_counts_records_added_with_a_parent(tmp_path):
+    recs = [make_record("qa", "instruction", messages=[{"role": "user", "content": q},
+                                                       {"role": "assistant", "content": a}]) for q, a in QA_ROWS]
+    ledger = Ledger()
+    with RejectWriter(tmp_path / "r.jsonl") as rw:
+        out = run_steps(recs, [misbehaving_step("child")], rejects=rw, ledger=ledger)
+    assert len(out) == 5 and ledger.to_dict()["bad-child"] == {"in": 4, "added": 1, "kept": 5, "rejected": 0,
+                                                                "reasons": {}}

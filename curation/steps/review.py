@@ -114,8 +114,11 @@ class Review(GlobalStep):
                 else:
                     kept.append(rec)
             elif d["decision"] == "edit":
-                self.counts["edited"] += 1
-                kept.append(self._edited(rec, d))
+                self.counts["edited"] += 1  # the edit is a new record; the original leaves, named as replaced
+                edit = self._edited(rec, d)
+                kept.append(edit)
+                rejected.append((rec, Reject("review: replaced by its edit", {"edit": edit["id"],
+                                                                              "reviewer": d["reviewer"]})))
             else:
                 self.counts["accepted"] += 1
                 rec["meta"]["review"] = {"decision": "accept", "reviewers": d["reviewers"]}
