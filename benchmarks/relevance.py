@@ -6,8 +6,10 @@
 Calibration is Apollo MedBench dev and PubMedQA's first 500 items; the report is Apollo test and PubMedQA's
 last 500. The general-domain set is translated software message catalogues found on the machine
 (/usr/share/locale/<lang>/LC_MESSAGES/*.mo; English from their msgids), each record naming its catalogue,
-plus short paragraphs on cooking, sport, contract law and banking written for this benchmark (WRITTEN).
-Rates (records/s) are measured cold, word cache included, one file at a time on one core.
+plus short paragraphs written for this benchmark on cooking, sport, contract law and banking (WRITTEN) and on
+weather, the economy, software set-up, museums, travel, school, astronomy and gardening (MORE_WRITTEN).
+Rates (records/s) are measured one file at a time on one core: cold (the per-word cache filling) and warm (the
+same records again, as in a long run whose vocabulary has been seen).
 """
 
 from __future__ import annotations
@@ -56,6 +58,93 @@ WRITTEN = {
            "किरायेदार को हर महीने की पांच तारीख तक किराया जमा करना होगा।",
            "बैंक ने गृह ऋण की ब्याज दर में आधा प्रतिशत की कमी की है।"],
 }
+# Written for this benchmark as well: weather, economy, software, museums, travel, school, astronomy, gardening.
+MORE_WRITTEN = {
+    "en": [
+        "Heavy rain is expected across the north on Thursday, with winds of up to 60 km/h along the coast and cooler"
+        " temperatures by the weekend.",
+        "The central bank held interest rates steady, saying inflation had eased but the labour market remained tight.",
+        "To install the package, run the setup script, then add the bin folder to your PATH and restart the terminal"
+        " session.",
+        "The museum's new wing displays Roman coins, bronze tools and a reconstructed kitchen from a villa near the"
+        " river.",
+        "The train to the airport leaves every twenty minutes from platform four; tickets can be bought on the app"
+        " or at the machines.",
+        "Students must submit the essay by Friday; late work loses ten percent of the mark for each day after the"
+        " deadline.",
+        "The telescope recorded the light curve of a distant star as a planet passed in front of it, dimming it by"
+        " one percent.",
+        "Water the tomato plants in the morning, pinch out the side shoots and add compost to the soil once the"
+        " first fruits appear.",
+    ],
+    "es": [
+        "Se esperan lluvias intensas en el norte el jueves, con rachas de viento de hasta 60 km/h en la costa y un"
+        " descenso de las temperaturas.",
+        "El banco central mantuvo los tipos de interés, al considerar que la inflación se ha moderado aunque el"
+        " empleo sigue fuerte.",
+        "Para instalar el programa, ejecute el script de configuración, añada la carpeta bin a la variable PATH y"
+        " reinicie la terminal.",
+        "El museo inaugura una sala con monedas romanas, herramientas de bronce y la cocina reconstruida de una"
+        " villa junto al río.",
+        "El tren al aeropuerto sale cada veinte minutos desde el andén cuatro; los billetes se compran en la"
+        " aplicación o en las máquinas.",
+        "Los alumnos deben entregar el trabajo antes del viernes; cada día de retraso resta un diez por ciento de la"
+        " nota final.",
+        "El telescopio registró la curva de luz de una estrella lejana cuando un planeta pasó por delante y la"
+        " atenuó un uno por ciento.",
+        "Riegue las tomateras por la mañana, quite los brotes laterales y añada compost a la tierra cuando aparezcan"
+        " los primeros frutos.",
+    ],
+    "fr": [
+        "De fortes pluies sont attendues dans le nord jeudi, avec des rafales jusqu'à 60 km/h sur le littoral et une"
+        " baisse des températures.",
+        "La banque centrale a maintenu ses taux directeurs, estimant que l'inflation ralentit mais que le marché du"
+        " travail reste tendu.",
+        "Pour installer le logiciel, lancez le script de configuration, ajoutez le dossier bin au PATH puis"
+        " redémarrez le terminal.",
+        "Le musée ouvre une aile consacrée aux monnaies romaines, aux outils en bronze et à la cuisine reconstituée"
+        " d'une villa.",
+        "Le train pour l'aéroport part toutes les vingt minutes du quai quatre ; les billets s'achètent sur"
+        " l'application ou aux bornes.",
+        "Les élèves doivent rendre leur dissertation vendredi ; chaque jour de retard coûte dix pour cent de la note.",
+        "Le télescope a enregistré la courbe de lumière d'une étoile lointaine au passage d'une planète qui l'a"
+        " atténuée d'un pour cent.",
+        "Arrosez les tomates le matin, supprimez les gourmands et ajoutez du compost au sol dès l'apparition des"
+        " premiers fruits.",
+    ],
+    "zh": [
+        "预计周四北方地区将出现强降雨，沿海阵风可达每小时六十公里，周末气温将明显下降。",
+        "央行宣布维持基准利率不变，认为通胀有所缓和，但就业市场依然紧张。",
+        "安装软件时，请先运行配置脚本，再把 bin 目录加入 PATH 环境变量，然后重新打开终端。",
+        "博物馆新展厅展出了罗马钱币、青铜工具以及按原样复原的古代别墅厨房。",
+        "前往机场的列车每二十分钟一班，从四号站台发车，可以在手机应用或自助售票机上购票。",
+        "学生须在周五前提交论文，逾期每天扣除总分的百分之十。",
+        "望远镜记录了一颗遥远恒星的光变曲线，当行星从它前方经过时，亮度降低了百分之一。",
+        "早上给番茄浇水，摘掉侧芽，第一批果实出现后在土壤里加些堆肥。",
+    ],
+    "ar": [
+        "يُتوقع هطول أمطار غزيرة على المناطق الشمالية يوم الخميس مع رياح تصل سرعتها إلى ستين كيلومترا في الساعة على"
+        " الساحل.",
+        "أبقى البنك المركزي أسعار الفائدة دون تغيير، مشيرا إلى تراجع التضخم مع استمرار قوة سوق العمل.",
+        "لتثبيت البرنامج شغّل ملف الإعداد ثم أضف مجلد bin إلى متغير المسار وأعد تشغيل الطرفية.",
+        "افتتح المتحف جناحا جديدا يعرض عملات رومانية وأدوات برونزية ومطبخا أعيد بناؤه من فيلا قديمة قرب النهر.",
+        "يغادر القطار إلى المطار كل عشرين دقيقة من الرصيف الرابع، ويمكن شراء التذاكر عبر التطبيق أو من الآلات.",
+        "يجب على الطلاب تسليم المقال قبل يوم الجمعة، ويُخصم عشرة بالمئة من الدرجة عن كل يوم تأخير.",
+        "سجّل التلسكوب منحنى الضوء لنجم بعيد عندما عبر كوكب أمامه فخفت ضوؤه بنسبة واحد بالمئة.",
+        "اسقِ نباتات الطماطم في الصباح وأزل البراعم الجانبية وأضف السماد إلى التربة عند ظهور الثمار الأولى.",
+    ],
+    "hi": [
+        "गुरुवार को उत्तरी इलाकों में भारी बारिश की संभावना है और तट पर साठ किलोमीटर प्रति घंटे तक की हवाएं चल सकती"
+        " हैं।",
+        "केंद्रीय बैंक ने ब्याज दरों में कोई बदलाव नहीं किया और कहा कि महंगाई कम हुई है लेकिन रोजगार बाजार मजबूत है।",
+        "सॉफ्टवेयर इंस्टॉल करने के लिए सेटअप स्क्रिप्ट चलाएं, bin फ़ोल्डर को PATH में जोड़ें और टर्मिनल दोबारा खोलें।",
+        "संग्रहालय की नई दीर्घा में रोमन सिक्के, कांसे के औज़ार और एक पुराने महल की रसोई प्रदर्शित की गई है।",
+        "हवाई अड्डे के लिए ट्रेन हर बीस मिनट पर चार नंबर प्लेटफॉर्म से छूटती है और टिकट ऐप से खरीदे जा सकते हैं।",
+        "विद्यार्थियों को शुक्रवार तक निबंध जमा करना होगा, देरी के हर दिन के लिए दस प्रतिशत अंक काटे जाएंगे।",
+        "दूरबीन ने एक दूर के तारे की रोशनी दर्ज की, जब एक ग्रह उसके सामने से गुज़रा तो उसकी चमक एक प्रतिशत घट गई।",
+        "सुबह टमाटर के पौधों को पानी दें, बगल की टहनियां तोड़ दें और पहले फल आने पर मिट्टी में खाद मिलाएं।",
+    ],
+}
 
 
 def build_general(per_lang: int = 300) -> None:
@@ -82,6 +171,8 @@ def build_general(per_lang: int = 300) -> None:
                     break
         out = out[:per_lang] + [{"text": t, "source": "written for this benchmark (cooking, sport, law, finance)"}
                                 for t in WRITTEN[lang]]
+        out += [{"text": t, "source": "written for this benchmark (weather, economy, software, travel, science)"}
+                for t in MORE_WRITTEN[lang]]
         with (GENERAL / f"{lang}.jsonl").open("w", encoding="utf-8") as f:
             for row in out:
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -100,11 +191,15 @@ def pubmedqa() -> list[str]:
 def report(name: str, texts: list[str], medical: bool) -> None:
     start = time.perf_counter()
     scores = [medical_score(t) for t in texts]
-    rate = len(texts) / max(time.perf_counter() - start, 1e-9)
+    cold = len(texts) / max(time.perf_counter() - start, 1e-9)
+    start = time.perf_counter()
+    for t in texts:
+        medical_score(t)
+    warm = len(texts) / max(time.perf_counter() - start, 1e-9)
     rejected = [t for t, s in zip(texts, scores) if s < DEFAULT_MIN_SCORE]
     pct = 100 * len(rejected) / max(1, len(texts))
     examples = " || ".join(t[:80].replace("\n", " | ") for t in rejected[:2]) if medical else ""
-    print(f"{name:<22} n={len(texts):>5}  rejected {pct:5.1f}%  {rate:>8.0f} rec/s  {examples}")
+    print(f"{name:<22} n={len(texts):>5}  rejected {pct:5.1f}%  {cold:>7.0f} rec/s cold {warm:>7.0f} warm  {examples}")
 
 
 def main() -> None:
