@@ -134,10 +134,11 @@ class RayExecutor:
 
 def commit_shards(pending: Pending, planned: PlannedStep, step: Step, stats: list[dict[str, Any]]) -> Entry:
     """Counts into the ledger, shard rejects into the entry's rejects file (in shard order), then commit."""
-    n_in = kept = others = 0
+    n_in = kept = others = added = 0
     reasons: list[str] = []
-    for row in stats:
+    for row in stats:  # each shard's identities were checked where it ran (ShardWorker)
         n_in, kept, others = n_in + row["n_in"], kept + row["kept"], others + row["others"]
+        added += row.get("added", 0)
         for item in row["reasons"]:
             reason, count = item.rsplit("\t", 1)
             reasons += [reason] * int(count)
@@ -148,8 +149,7 @@ def commit_shards(pending: Pending, planned: PlannedStep, step: Step, stats: lis
     for leftover in (pending.folder / "records.parquet").list("*.tmp-*"):  # from workers killed mid-write
         leftover.remove()
     ledger = Ledger()
-    ledger.record(step.name, records_in=n_in, kept=kept, added=max(0, kept + len(reasons) - n_in),
-                  rejected_reasons=reasons)
+    ledger.record(step.name, records_in=n_in, kept=kept, added=added, rejected_reasons=reasons)
     ledger.entry(step.name).check()
     return pending.commit_written(kept + others, ledger, {**planned.describe(), "summary": step.summary(),
                                                           "passed_through": others})

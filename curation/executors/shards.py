@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from ..ledger import check_identities
 from ..pipeline import process_records, reject_rows
 from ..recipe.model import in_scope
 from ..record import from_table, to_table
@@ -75,9 +76,9 @@ def write_shard(out: Location, index: int, step_name: str, kept: list[Record], o
         (out / "rejects.parts" / f"{index:06d}.jsonl").write_bytes(reject_lines(reject_rows(step_name, rejected)))
 
 
-def stats_row(index: int, n_in: int, kept: int, others: int, rejected: Rejected) -> dict[str, Any]:
+def stats_row(index: int, n_in: int, kept: int, others: int, rejected: Rejected, added: int = 0) -> dict[str, Any]:
     reasons = Counter(r.reason for _, r in rejected)
-    return {"index": index, "n_in": n_in, "kept": kept, "others": others,
+    return {"index": index, "n_in": n_in, "kept": kept, "others": others, "added": added,
             "reasons": [f"{k}\t{v}" for k, v in sorted(reasons.items())]}
 
 
@@ -96,11 +97,12 @@ class ShardWorker:
         return process_records(self.step, records)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
-        rows: dict[str, list[Any]] = {"index": [], "n_in": [], "kept": [], "others": [], "reasons": []}
+        rows: dict[str, list[Any]] = {"index": [], "n_in": [], "kept": [], "others": [], "added": [], "reasons": []}
         for shard in shards_in(batch):
             chosen, others = self.scope.split(shard.records())
             kept, rejected = self.decide(shard, chosen)
+            added = check_identities(self.step.name, chosen, kept + [rec for rec, _ in rejected])
             write_shard(self.out, shard.index, self.step.name, kept, others, rejected)
-            for k, v in stats_row(shard.index, len(chosen), len(kept), len(others), rejected).items():
+            for k, v in stats_row(shard.index, len(chosen), len(kept), len(others), rejected, added).items():
                 rows[k].append(v)
         return rows
