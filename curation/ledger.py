@@ -14,7 +14,9 @@ class LedgerMismatch(MedcurateError):
 
 
 @dataclass
-class Entry:
+class StepCounts:
+    """One reader's or step's counts; `check` holds them to in + added = kept + rejected."""
+
     name: str
     records_in: int = 0
     kept: int = 0
@@ -54,11 +56,11 @@ class Ledger:
     """Counts per stage, kept in insertion order so reports read in pipeline order."""
 
     def __init__(self) -> None:
-        self.entries: dict[str, Entry] = {}
+        self.entries: dict[str, StepCounts] = {}
 
-    def entry(self, name: str) -> Entry:
+    def entry(self, name: str) -> StepCounts:
         if name not in self.entries:
-            self.entries[name] = Entry(name)
+            self.entries[name] = StepCounts(name)
         return self.entries[name]
 
     def record(

@@ -51,7 +51,7 @@ class MCQ(BaseModel):
         return self
 
 
-class Record(BaseModel):
+class CanonicalRecord(BaseModel):
     """One training example, whatever format it came from."""
 
     model_config = ConfigDict(extra="forbid", title="medcurate record")
@@ -200,7 +200,7 @@ def empty_table() -> pa.Table:
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of a record, as committed in schemas/record.schema.json."""
-    schema = Record.model_json_schema()
+    schema = CanonicalRecord.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://medcurate.dev/schemas/record.schema.json"
     return schema

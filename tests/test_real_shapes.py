@@ -18,7 +18,7 @@ from curation.io.parallel import read_parallel
 from curation.io.reader import SourceSpec, read_records
 from curation.io.sources import detect_encoding
 from curation.io.writers import open_writer
-from curation.record import Record, from_table, to_table
+from curation.record import CanonicalRecord, from_table, to_table
 from curation.rejects import RejectWriter, read_rejects
 from training.evaluation.items import load_benchmark
 from training.evaluation.results import summarize
@@ -196,7 +196,7 @@ def test_multiple_answers_become_a_sorted_set_and_single_ones_stay_single(tmp_pa
                    ("B", None), (None, ["A", "C", "D"])]
     reply = recs[0]["messages"][1]["content"]
     assert reply.splitlines() == ["A. 视网膜病变", "C. 糖尿病肾病", "E. 周围神经病变"]
-    assert Record.model_validate(recs[0]).mcq.answers == ["A", "C", "E"]
+    assert CanonicalRecord.model_validate(recs[0]).mcq.answers == ["A", "C", "E"]
 
 
 def test_a_letter_outside_the_options_names_file_record_and_field(tmp_path):

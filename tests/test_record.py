@@ -3,7 +3,7 @@ import json
 
 import jsonschema
 
-from curation.record import ARROW_SCHEMA, Record, from_table, make_record, record_id, to_table
+from curation.record import ARROW_SCHEMA, CanonicalRecord, from_table, make_record, record_id, to_table
 from curation.schemas import all_schemas, render
 from tests.conftest import ROOT
 
@@ -50,7 +50,7 @@ def test_arrow_round_trip_keeps_every_field_including_mcq_and_meta():
     back = from_table(table)
     assert back == recs
     for r in back:
-        Record.model_validate(r)
+        CanonicalRecord.model_validate(r)
 
 
 def test_committed_schemas_are_generated_from_the_code():

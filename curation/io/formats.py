@@ -397,7 +397,7 @@ def adapt_pubmedqa(row: dict[str, Any], source: str) -> dict[str, Any]:
 
 @register("canonical", _is_dict_with("id", "source", "task"), "medcurate records (this tool's own output)")
 def adapt_canonical(row: dict[str, Any], source: str) -> dict[str, Any]:
-    from ..record import Record
+    from ..record import CanonicalRecord
 
     row = dict(row)
     if isinstance(row.get("meta"), str):
@@ -412,7 +412,7 @@ def adapt_canonical(row: dict[str, Any], source: str) -> dict[str, Any]:
         raise RecordError("task", f"unknown task ('{row.get('task')}'; known: {', '.join(TASKS)})")
     row.pop("__split__", None)
     try:
-        rec = Record.model_validate(row)
+        rec = CanonicalRecord.model_validate(row)
     except Exception as e:  # pydantic.ValidationError: report the first problem with its path
         err = e.errors()[0] if hasattr(e, "errors") else {"loc": (), "msg": str(e)}
         raise RecordError(".".join(str(p) for p in err["loc"]) or None, err["msg"]) from None
