@@ -74,14 +74,27 @@ def decontaminate(
     output: Annotated[Path, typer.Argument(help="Output: .jsonl[.gz], .parquet, or a folder for hf.")],
     benchmark: Annotated[list[str], typer.Option("--benchmark", "-b", help="A benchmark file (repeatable).")],
     ngram: Annotated[int | None, typer.Option(help="Words in a shared n-gram (default 13).")] = None,
+    char_ngram: Annotated[int | None, typer.Option("--char-ngram", help="Characters in a shared n-gram, for "
+                                                   "Chinese and Japanese (default 20).")] = None,
+    min_words: Annotated[int | None, typer.Option("--min-words", help="Shortest benchmark field matched as a "
+                                                  "phrase, in words (default 6).")] = None,
+    min_chars: Annotated[int | None, typer.Option("--min-chars", help="The same for Chinese and Japanese, in "
+                                                  "characters (default 10).")] = None,
     near_threshold: Annotated[float | None, typer.Option(help="Jaccard of a near-duplicate question.")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Write records matched per benchmark and field "
+                                                "(Markdown; JSON for a .json path) and print it.")] = None,
     config: ConfigOpt = None,
     rejects: RejectsOpt = None,
 ) -> None:
-    """Remove records that overlap evaluation benchmarks (shared n-grams or near-duplicate questions)."""
-    given = {"benchmarks": benchmark, "ngram": ngram, "near_threshold": near_threshold}
+    """Remove records that overlap evaluation benchmarks: shared n-grams with any field of an item, short fields
+    found whole, near-duplicate questions."""
+    given = {"benchmarks": benchmark, "ngram": ngram, "char_ngram": char_ngram, "min_words": min_words,
+             "min_chars": min_chars, "near_threshold": near_threshold, "report": str(report) if report else None}
     _run_steps(input, output, ("decontaminate",), config, rejects, 1,
                {"decontaminate": {k: v for k, v in given.items() if v is not None}})
+    if report:
+        out.print(report.read_text(encoding="utf-8"), markup=False, soft_wrap=True)
+        out.print(f"contamination report: {report}")
 
 
 _steps_command("clean", CLEAN_CHAIN,
