@@ -301,3 +301,60 @@ def test_report_flags_large_clusters_with_the_similarity_spread(tmp_path):
     assert 0.7 <= lo <= med <= hi <= 1.0
     run(recs, {"report": str(tmp_path / "small.md"), "large_cluster": 100})
     assert "Large cluster" not in (tmp_path / "small.md").read_text()
+
+
+LATIN = ["Danon", "Fabry", "Pompe", "Alport", "Gaucher", "Krabbe", "Canavan", "Menkes", "Wilson", "Huntington",
+         "Batten", "Tay-Sachs", "Niemann-Pick", "Refsum"]
+SIBLINGS = {  # one templated answer under questions about many diseases; the copied one is asked twice
+    "en": ("Is {} disease inherited?", LATIN),
+    "es": ("¿Se hereda la enfermedad de {}?", LATIN),
+    "zh": ("{}病会遗传吗？", ["达农", "法布里", "庞贝", "奥尔波特", "戈谢", "克拉伯", "卡纳万", "门克斯", "威尔逊", "亨廷顿", "巴滕",
+                          "泰萨克斯", "尼曼匹克", "雷夫叙姆"]),
+    "ar": ("هل مرض {} وراثي؟", ["دانون", "فابري", "بومبي", "ألبورت", "غوشيه", "كرابي", "كانافان", "منكس", "ويلسون",
+                               "هنتنغتون", "باتن", "تاي ساكس", "نيمان بيك", "ريفسوم"]),
+    "hi": ("क्या {} रोग वंशानुगत है?", ["डैनन", "फैब्री", "पोम्पे", "एलपोर्ट", "गौचर", "क्रैबे", "कैनावन", "मेंकेस", "विल्सन",
+                                   "हंटिंगटन", "बैटन", "टे-सैक्स", "नीमन-पिक", "रेफसम"]),
+}
+COPIED = {  # the disease asked about twice, and the sentence its second answer adds; in these languages the hashes
+    # put the copies in no bucket of their own (for es and zh, with these short answers, they always get one)
+    "en": ("Danon", " Genetic counselling can help families understand the risk."),
+    "ar": ("بومبي", " يمكن للاستشارة الوراثية أن تساعد الأسر على فهم الخطر."),
+    "hi": ("रेफसम", " पुरुष अधिक प्रभावित होते हैं।"),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(COPIED))
+def test_two_copies_are_found_in_a_bucket_whose_first_record_is_another_question(lang, tmp_path):
+    # the copies share LSH buckets only with earlier questions under the same templated answer, which survive
+    # on their own: linking each bucket's members to its first record only would never compare the copies
+    from curation.steps.dedupe import Dedupe
+
+    (template, names), (copied, added) = SIBLINGS[lang], COPIED[lang]
+    answer = INHERITED[lang][2]
+    recs = [qa(template.format(name), answer, lang=lang) for name in names if name != copied]
+    recs += [qa(template.format(copied), answer, lang=lang), qa(template.format(copied), answer + added, lang=lang)]
+    step = Dedupe(Dedupe.Config())
+    texts = [mh.record_text(r) for r in recs]
+    _, sig = step.compute_hashes(texts, step.cjk_flags(recs, texts), True)
+    keys = mh.band_keys(sig, *step.band_params())
+    shared = np.flatnonzero(keys[-2] == keys[-1])
+    assert len(shared) and all((keys[:-2, band] == keys[-1, band]).any() for band in shared)
+    kept, rejects = run([dict(r) for r in recs], tmp_path=tmp_path)
+    assert [r["id"] for r in kept] == [r["id"] for r in recs[:-1]]
+    assert [(r["id"], r["detail"]["duplicate_of"]) for r in rejects] == [(recs[-1]["id"], recs[-2]["id"])]
+
+
+def test_a_large_bucket_pairs_each_record_with_its_first_and_preceding_records_only():
+    import polars as pl
+
+    from curation.steps.dedupe import bucket_pairs
+
+    # one bucket of 9 rows listed out of keep order (rank), and a bucket of one that makes no pair
+    rows = [5, 3, 8, 0, 7, 1, 6, 2, 4]
+    members = pl.DataFrame({"band": [0] * 9 + [1], "key": [11] * 9 + [11], "row": rows + [0],
+                            "rank": [rows.index(r) for r in rows] + [0]})
+    pairs = set(bucket_pairs(members, ["rank"], 2).iter_rows())
+    expected = {(rows[q], rows[p]) for p in range(9) for q in range(p) if q < 2 or p - q <= 2}
+    assert pairs == expected and len(pairs) == 1 + 2 + 3 + 5 * 4  # from the 5th on: 2 first, 2 before
+    small = set(bucket_pairs(members.filter(pl.col("rank") < 5), ["rank"], 2).iter_rows())
+    assert small == {(rows[q], rows[p]) for p in range(5) for q in range(p)}, "up to 2k + 1 members: every pair"

@@ -1,8 +1,10 @@
 """dedupe on Ray: signatures as shard tasks, band buckets and exact groups as Ray Data group-bys.
 
 1. Each shard's records get their exact hash, MinHash signature and band keys, written beside the shard.
-2. Group-bys over (band, key) and over the exact hash find the buckets holding more than one record; the
-   workers link each of their members to the bucket's first row, as locally.
+2. A group-by over the exact hash links each exact group's members to its first row. Band rows, grouped by
+   a partition of their (band, key) so that every bucket reaches one worker whole, become candidate pairs by
+   the step's own `bucket_pairs` (each record with the first and the preceding records of its bucket in keep
+   order), as locally.
 3. Candidate pairs meet their rows' texts (whole, and per role for conversations) and signatures in Ray
    Data joins and are scored there.
 4. One task builds the stars around survivors from the scored pairs by the dedupe step's own policy and
@@ -31,10 +33,12 @@ from ..steps.dedupe import (
     VERIFY_MARGIN,
     Dedupe,
     Index,
+    bucket_pairs,
     duplicate,
     index_signatures,
     largest_labels,
     policy_order,
+    sorted_unique,
     star_clusters,
     star_members,
     text_similarity,
@@ -146,13 +150,26 @@ def add_rows(table: pa.Table, offsets: dict[int, int]) -> pa.Table:
     return table.append_column("row", pa.array(start + table["local"].to_numpy()))
 
 
-def band_rows(table: pa.Table, offsets: dict[int, int]) -> pa.Table:
-    """One row per (record, band): the table the band buckets are grouped from."""
+KEEP_ORDER = ["new", "prio", "prefer", "row"]  # the keep policy's order (`policy_order`), row numbers last
+
+
+def band_rows(table: pa.Table, offsets: dict[int, int], partitions: int) -> pa.Table:
+    """One row per (record, band) with the columns of the keep order, and the partition its bucket goes to
+    (every member of a bucket has the bucket's key, so the same partition)."""
     rows = add_rows(table, offsets)["row"].to_numpy()
     keys = np.asarray(table["keys"].combine_chunks().flatten()).reshape(len(rows), -1)
     bands = keys.shape[1]
     return pa.table({"band": np.tile(np.arange(bands, dtype=np.int32), len(rows)), "key": keys.ravel(),
-                     "row": np.repeat(rows, bands)})
+                     "row": np.repeat(rows, bands),
+                     "part": (keys.ravel() % np.uint64(partitions)).astype(np.int64),
+                     "new": np.repeat(table["new"].to_numpy(zero_copy_only=False), bands),
+                     "prio": np.repeat(table["prio"].to_numpy(), bands),
+                     "prefer": np.repeat(table["prefer"].to_numpy(), bands)})
+
+
+def near_pairs(table: pa.Table, neighbours: int) -> pa.Table:
+    """(On a worker.) The candidate pairs of the whole buckets of one partition, by the step's rule."""
+    return bucket_pairs(pl.from_arrow(table), KEEP_ORDER, neighbours).to_arrow()
 
 
 def pick(table: pa.Table, offsets: dict[int, int], rows: Stored) -> pa.Table:
@@ -186,15 +203,19 @@ def score_pairs(table: pa.Table, config: Any, verify: bool, first_text: int) -> 
         near = est >= config.threshold - VERIFY_MARGIN
         a, b, est = a[near], b[near], est[near]
         both = (a >= first_text) & (b >= first_text)
-        take = pa.array(np.flatnonzero(near)[both])
+        at = np.flatnonzero(near)[both]  # the pairs to check, as rows of `table`
+        if len(at):
+            # each row's texts once (a row is in many pairs), from the first pair and side that names it
+            _, first, inverse = np.unique(np.r_[a[both], b[both]], return_index=True, return_inverse=True)
+            pair, on_b = pa.array(at[first % len(at)]), first >= len(at)
 
-        def column(name: str) -> list[Any]:
-            return table[name].take(take).to_pylist()
+            def column(name: str) -> list[Any]:
+                ends = table[f"{name}_a"].take(pair).to_pylist(), table[f"{name}_b"].take(pair).to_pylist()
+                return [ends[1][k] if s else ends[0][k] for k, s in enumerate(on_b)]
 
-        est[both] = text_similarity(config, column("text_a"), column("text_b"),
-                                    np.asarray(column("cjk_a"), dtype=bool), np.asarray(column("cjk_b"), dtype=bool),
-                                    list(zip(column("user_a"), column("assistant_a"))),
-                                    list(zip(column("user_b"), column("assistant_b"))))
+            est[both] = text_similarity(config, column("text"), np.asarray(column("cjk"), dtype=bool),
+                                        list(zip(column("user"), column("assistant"))), inverse[: len(at)],
+                                        inverse[len(at):])
         keep = est >= config.threshold
         a, b, est = a[keep], b[keep], est[keep]
     return pa.table({"a": a, "b": b, "sim": est})
@@ -228,10 +249,22 @@ def read_signatures(ray: Any, files: list[Location], columns: list[str]) -> Any:
     return ray.data.read_parquet([f.path for f in files], filesystem=files[0].fs).select_columns(columns)
 
 
+def _near_pairs(ray: Any, files: list[Location], offsets: dict[int, int], partitions: int,
+                neighbours: int) -> Stored:
+    """Candidate pairs of the rows sharing a band bucket: the band rows are grouped by partition, so each
+    worker gets whole buckets and pairs them as the local step does."""
+    rows = read_signatures(ray, files, ["shard", "local", "keys", "new", "prio", "prefer"]).map_batches(
+        band_rows, fn_args=(offsets, partitions), batch_format="pyarrow")
+    pairs = rows.groupby("part", num_partitions=partitions).map_groups(near_pairs, fn_args=(neighbours,),
+                                                                       batch_format="pyarrow")
+    return Stored(tuple(pairs.to_arrow_refs()))
+
+
 def _pairs(ray: Any, files: list[Location], offsets: dict[int, int], mapper: Any, on: list[str],
            columns: list[str], partitions: int) -> Stored:
-    """Pairs (a, b) linking every row that shares a bucket (`on`) with others to the bucket's first row,
-    through one group-by; the buckets go from the group-by to the workers without passing the driver."""
+    """Pairs (a, b) linking every row that shares a bucket (`on`: the exact hash) with others to the
+    bucket's first row, through one group-by; the buckets go from the group-by to the workers without
+    passing the driver. Enough for exact duplicates, which are one unit whichever of them is linked."""
     from ray.data.aggregate import Count, Min
     from ray.data.expressions import col
 
@@ -257,7 +290,7 @@ def members(table: pa.Table, roots: Stored, on: list[str]) -> pa.Table:
 def unique_pairs(pairs: Stored) -> tuple[pa.Table, np.ndarray, int]:
     """(On a worker.) The distinct pairs, the rows they name, and how many pairs there are."""
     df = pairs.frame(PAIRS).unique().sort("a", "b")
-    return df.to_arrow(), np.unique(df.to_numpy().ravel()), df.height
+    return df.to_arrow(), sorted_unique(df.to_numpy().ravel()), df.height
 
 
 class Similarity:
@@ -319,7 +352,7 @@ def run_dedupe(ex: RayExecutor, planned: PlannedStep, step: Dedupe, inputs: list
             near = Stored(())
             similarity = Similarity(ray, files, offsets, c, partitions, first_text) if c.near else None
             if similarity is not None:
-                cand = _pairs(ray, files, offsets, band_rows, ["band", "key"], ["shard", "local", "keys"], partitions)
+                cand = _near_pairs(ray, files, offsets, partitions, c.bucket_neighbours)
                 near = similarity.score(cand, c.verify)
             rows, links, scored = ray.remote(num_returns=3)(cluster).remote(exact, near)
             picked = _picked(ray, files, offsets, rows, ["id", "exact", "prio", "prefer", "new"])
@@ -363,7 +396,7 @@ def cluster(exact: Stored, near: Stored) -> tuple[np.ndarray, np.ndarray, pa.Tab
     exact_edges = exact.frame(PAIRS).unique().to_numpy().astype(np.int64).reshape(-1, 2)
     scored = near.frame(SCORED).sort("a", "b")
     near_edges = scored.select("a", "b").to_numpy().astype(np.int64).reshape(-1, 2)
-    rows = np.unique(np.concatenate([exact_edges.ravel(), near_edges.ravel()]))
+    rows = sorted_unique(np.concatenate([exact_edges.ravel(), near_edges.ravel()]))
     return rows, np.searchsorted(rows, exact_edges).astype(np.int64), scored.to_arrow()
 
 
@@ -397,7 +430,7 @@ def largest_clusters(rows: np.ndarray, labels: np.ndarray, k: int,
     of this run (ties by label), and the rows of all of them, sorted."""
     order = largest_labels(labels, labels[rows >= first_text], k)
     chosen = [star_members(labels, label) for label in order]
-    return chosen, np.unique(rows[np.concatenate(chosen)]) if chosen else np.zeros(0, dtype=np.int64)
+    return chosen, sorted_unique(rows[np.concatenate(chosen)]) if chosen else np.zeros(0, dtype=np.int64)
 
 
 def cluster_members(picked: Stored, rows: np.ndarray, members: list[np.ndarray],

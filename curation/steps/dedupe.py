@@ -10,9 +10,14 @@ policy (records already in the persistent index first, then source priority, the
 input order); each one not yet removed survives and removes the records it is itself a verified duplicate of,
 so every reject names a survivor it is within the threshold of, with that similarity (the exact Jaccard of
 the whole texts; the signatures' estimate without `verify` or against the index, whose texts are not kept).
-Candidate pairs link each member of an LSH bucket to the bucket's first record only, so two copies whose
-bucket also holds an earlier unlike record can be missed. With `index_dir`, kept records' signatures persist,
-so a later run dedupes new sources against everything kept before without recomputing the old signatures.
+Candidate pairs are the pairs of records sharing an LSH bucket. A templated opening or a shared answer makes
+buckets of thousands, whose every pair would be millions of checks, so within a bucket taken in keep order each
+record is paired with the `bucket_neighbours` records first in it (the likeliest survivors: a large cluster of
+true copies still collapses onto its first record) and with the `bucket_neighbours` records just before it (a
+sorted-neighbourhood window: copies that arrive together, as one source's listing repeats itself, are compared
+however deep in the bucket they sit); buckets of up to 2 * bucket_neighbours + 1 records get every pair.
+With `index_dir`, kept records' signatures persist, so a later run dedupes new sources against everything kept
+before without recomputing the old signatures.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Literal
 
 import numpy as np
 import polars as pl
+from numba import njit
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import minhash as mh
@@ -59,6 +65,10 @@ class DedupeConfig(StepConfig):
         "'What is sepsis?' and 'What is sepsis exactly?' share 2 of 3 word pairs (0.67), 'What are the symptoms "
         "of Danon disease?' and '... of Fabry disease?' 4 of 8 (0.5), 'Is Danon disease inherited?' and 'Is Fabry "
         "disease inherited?' 1 of 5.")
+    bucket_neighbours: int = Field(
+        32, ge=1, description="Within an LSH bucket in keep order, each record is a candidate pair with this many "
+        "records first in the bucket and this many just before it; buckets of up to twice this plus one records "
+        "get every pair. Bounds the checks that a templated text shared by thousands of records costs.")
     bands: int | None = Field(None, description="LSH bands; derived from the threshold when left out.")
     rows: int | None = Field(None, description="Rows per band; derived from the threshold when left out.")
     verify: bool = Field(True, description="Check candidate pairs' true Jaccard, removing LSH false positives.")
@@ -87,6 +97,12 @@ def _batch_hashes(args: tuple[list[str], np.ndarray, DedupeConfig, bool]) -> tup
     return exact, mh.signatures(flat, sh_offsets, c.num_perm, c.seed)
 
 
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted, by polars: numpy's unique without return_index takes a path tens of times
+    slower than a sort on tens of millions of integers (numpy 2.4)."""
+    return pl.Series(np.asarray(values, dtype=np.int64)).unique().sort().to_numpy()
+
+
 def policy_order(new: np.ndarray, prio: np.ndarray, prefer: np.ndarray) -> np.ndarray:
     """Rank of each row under the keep policy (0 is kept first): indexed records, priority, score, input order."""
     order = np.lexsort((np.arange(len(new)), prefer, prio, new))
@@ -103,8 +119,8 @@ def star_clusters(n: int, exact_edges: np.ndarray, near_edges: np.ndarray, near_
     taken in the order of their best row's `rank`; a unit not yet removed survives and removes its unassigned
     near-duplicate neighbours, except units holding an `indexed` row (kept by an earlier run, so every one of
     them stays a survivor new records can duplicate). Unlike connected components this never chains: A~B and
-    B~C with A and C unlike does not remove C for A. The loop is in Python because each step depends on the
-    ones before; it runs over the units in some near pair only."""
+    B~C with A and C unlike does not remove C for A. The loop (`assign_stars`) runs over the units in some near
+    pair only."""
     unit = mh.components(n, exact_edges.astype(np.int64).reshape(-1, 2))
     best = np.full(int(unit.max()) + 1 if n else 0, n, dtype=np.int64)  # each unit's best rank
     np.minimum.at(best, unit, rank)
@@ -117,22 +133,34 @@ def star_clusters(n: int, exact_edges: np.ndarray, near_edges: np.ndarray, near_
         other = ua != ub
         graph = pl.DataFrame({"a": np.r_[ua[other], ub[other]], "b": np.r_[ub[other], ua[other]],
                               "sim": np.r_[near_sim[other], near_sim[other]].astype(np.float64)})
-        graph = graph.group_by("a", "b").agg(pl.col("sim").max())
-        adj: dict[int, list[tuple[int, float]]] = {}
-        for a, b, sim in graph.iter_rows():
-            adj.setdefault(a, []).append((b, sim))
-        assigned = np.zeros(len(best), dtype=bool)
+        graph = graph.group_by("a", "b").agg(pl.col("sim").max()).sort("a")
+        a = graph["a"].to_numpy().astype(np.int64)
+        ptr = np.searchsorted(a, np.arange(len(best) + 1)).astype(np.int64)  # unit u's neighbours: ptr[u]:ptr[u+1]
         fixed = np.zeros(len(best), dtype=bool)
         fixed[unit[indexed]] = True
-        for u in sorted(adj, key=lambda x: best[x]):
-            if assigned[u]:
-                continue
-            assigned[u] = True
-            for v, sim in adj[u]:
-                if not assigned[v] and not fixed[v]:
-                    assigned[v], owner[v], sim_u[v] = True, u, sim
+        order = sorted_unique(a)
+        order = order[np.argsort(best[order], kind="stable")].astype(np.int64)
+        assign_stars(order, ptr, graph["b"].to_numpy().astype(np.int64), graph["sim"].to_numpy(), fixed, owner, sim_u)
     survivor = rep[owner[unit]]
     return survivor, np.where(survivor == np.arange(n), 1.0, np.where(owner[unit] == unit, 1.0, sim_u[unit]))
+
+
+@njit(cache=True, nogil=True)
+def assign_stars(order, ptr, nbr, nbr_sim, fixed, owner, sim_u):  # pragma: no cover (compiled)
+    """The star loop over units in keep order (`order`): one not yet assigned survives and takes its unassigned,
+    unfixed neighbours nbr[ptr[u]:ptr[u+1]] (with their similarity). Compiled, since each step depends on the
+    ones before and a templated corpus gives millions of verified pairs, too many for a Python loop."""
+    assigned = np.zeros(owner.shape[0], dtype=np.bool_)
+    for u in order:
+        if assigned[u]:
+            continue
+        assigned[u] = True
+        for k in range(ptr[u], ptr[u + 1]):
+            v = nbr[k]
+            if not assigned[v] and not fixed[v]:
+                assigned[v] = True
+                owner[v] = u
+                sim_u[v] = nbr_sim[k]
 
 
 def duplicate(dup_id: str, exact: bool, similarity: float, cluster_size: int) -> Reject:
@@ -144,34 +172,92 @@ def duplicate(dup_id: str, exact: bool, similarity: float, cluster_size: int) ->
 VERIFY_MARGIN = 0.15  # pairs whose estimate is this far below the threshold are not verified (not pairs)
 
 
-def text_similarity(config: DedupeConfig, first: list[str], second: list[str], cjk_first: np.ndarray,
-                    cjk_second: np.ndarray, roles_first: list[tuple[str, str]],
-                    roles_second: list[tuple[str, str]]) -> np.ndarray:
-    """Exact Jaccard of the shingle sets of pairs of texts. Where both records of a pair have user and
-    assistant turns (`roles`, empty strings otherwise), the pair also needs its user turns and its assistant
-    turns each to reach `role_threshold` on their own Jaccard, on shingles one word (or character) shorter
-    since turns can be a few words long, else it scores 0 (not a pair): a shared templated answer does not make
-    two questions one, nor one question two answers one."""
-    sim = pair_jaccard_of(config, list(first) + list(second), np.r_[cjk_first, cjk_second])
-    both = np.array([all(a) and all(b) for a, b in zip(roles_first, roles_second)], dtype=bool)
-    if both.any():
-        at = np.flatnonzero(both)
-        cjk = np.r_[cjk_first[at], cjk_second[at]]
-        ok = np.ones(len(at), dtype=bool)
-        for role in (0, 1):
-            texts = [roles_first[i][role] for i in at] + [roles_second[i][role] for i in at]
-            ok &= pair_jaccard_of(config, texts, cjk, 1) >= config.role_threshold
-        sim[at] = np.where(ok, sim[at], 0.0)
+def bucket_pairs(members: pl.DataFrame, order: list[str], neighbours: int) -> pl.DataFrame:
+    """Candidate pairs (a, b), a before b in keep order, of the rows sharing an LSH bucket: `members` has one row
+    per (record, band) with columns band, key and row, and the `order` columns that put a bucket in keep order
+    (row last, so the order is total). Each record is paired with the `neighbours` first records of its bucket
+    and the `neighbours` just before it. Buckets must be whole in `members` (Ray hands each worker whole ones).
+    Written with numpy over the sorted buckets, not a self-join: a join would make every pair of a templated
+    bucket before the cap could drop them."""
+    multi = members.filter(pl.len().over("band", "key") > 1).sort(["band", "key", *order])
+    if multi.is_empty():
+        return pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64})
+    band, key = multi["band"].to_numpy(), multi["key"].to_numpy()
+    row = multi["row"].to_numpy().astype(np.int64)
+    first = np.r_[True, (band[1:] != band[:-1]) | (key[1:] != key[:-1])]
+    start = np.flatnonzero(first)[np.cumsum(first) - 1]  # each member's bucket's first position
+    pos = np.arange(len(row)) - start
+    bounds = np.r_[np.flatnonzero(np.r_[True, band[1:] != band[:-1]]), len(row)]
+    a, b = map(np.concatenate, zip(*(window_pairs(row[lo:hi], start[lo:hi] - lo, pos[lo:hi], neighbours)
+                                     for lo, hi in zip(bounds[:-1], bounds[1:]))))
+    if row.max() < 2 ** 31:  # one 64-bit key per pair: a unique and a sort of one column, faster than of two
+        pair = pl.Series(a << 32 | b).unique().sort().to_numpy()
+        return pl.DataFrame({"a": pair >> 32, "b": pair & 0xFFFFFFFF})
+    return pl.DataFrame({"a": a, "b": b}).unique().sort("a", "b")
+
+
+def window_pairs(row: np.ndarray, start: np.ndarray, pos: np.ndarray, neighbours: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs of one band's buckets, sorted (`start`: each member's bucket's first position, `pos`: its
+    position in it): each member with the `neighbours` before it and the `neighbours` first of its bucket."""
+    a, b = [], []
+    at = np.arange(len(row))
+    for d in range(1, neighbours + 1):  # the window: the d-th record before
+        at = at[pos[at] >= d]
+        a.append(row[at - d])
+        b.append(row[at])
+    at = np.arange(len(row))
+    for j in range(neighbours):  # the bucket's first records, where the window did not reach them
+        at = at[pos[at] > j + neighbours]
+        a.append(row[start[at] + j])
+        b.append(row[at])
+    return np.concatenate(a), np.concatenate(b)
+
+
+def near_candidates(keys: np.ndarray, rank: np.ndarray, neighbours: int) -> np.ndarray:
+    """Candidate pairs of the rows of band `keys` (records, bands), each bucket in the order of `rank`."""
+    n, bands = keys.shape
+    members = pl.DataFrame({"band": np.tile(np.arange(bands, dtype=np.int32), n), "key": keys.ravel(),
+                            "row": np.repeat(np.arange(n, dtype=np.int64), bands), "rank": np.repeat(rank, bands)})
+    return bucket_pairs(members, ["rank"], neighbours).to_numpy()
+
+
+def text_similarity(config: DedupeConfig, texts: list[str], cjk: np.ndarray, roles: list[tuple[str, str]],
+                    first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Exact Jaccard of the shingle sets of texts first[k] and second[k]. Where both records of a pair have
+    user and assistant turns (`roles`, empty strings otherwise), the pair also needs its user turns and its
+    assistant turns each to reach `role_threshold` on their own Jaccard, on shingles one word (or character)
+    shorter since turns can be a few words long, else it scores 0 (not a pair): a shared templated answer does
+    not make two questions one, nor one question two answers one. The turns are checked first: a templated
+    bucket is mostly different questions under one answer, which the short user turns rule out cheaply."""
+    first, second = np.asarray(first, dtype=np.int64), np.asarray(second, dtype=np.int64)
+    has_roles = np.array([all(r) for r in roles], dtype=bool) if len(roles) else np.zeros(0, dtype=bool)
+    ok = np.ones(len(first), dtype=bool)
+    at = np.flatnonzero(has_roles[first] & has_roles[second]) if len(first) else np.zeros(0, dtype=np.int64)
+    for role in (0, 1):
+        turns = [r[role] for r in roles]
+        passed = pair_jaccard_of(config, turns, cjk, first[at], second[at], 1) >= config.role_threshold
+        ok[at[~passed]] = False
+        at = at[passed]
+    sim = np.zeros(len(first))
+    at = np.flatnonzero(ok)
+    sim[at] = pair_jaccard_of(config, texts, cjk, first[at], second[at])
     return sim
 
 
-def pair_jaccard_of(config: DedupeConfig, texts: list[str], cjk: np.ndarray, shorter: int = 0) -> np.ndarray:
-    """Exact Jaccard of text i and text i + k (k = half the texts), in one shingle batch, on shingles
-    `shorter` words (characters) shorter than the configured ones."""
-    k = len(texts) // 2
-    flat, offsets = mh.shingle_batch(texts, np.asarray(cjk, dtype=bool), max(1, config.ngram - shorter),
-                                     max(1, config.char_ngram - shorter))
-    return mh.pair_jaccard(flat, offsets, np.arange(k), np.arange(k) + k)
+def pair_jaccard_of(config: DedupeConfig, texts: list[str], cjk: np.ndarray, first: np.ndarray, second: np.ndarray,
+                    shorter: int = 0) -> np.ndarray:
+    """Exact Jaccard of texts first[k] and second[k] on shingles `shorter` words (characters) shorter than the
+    configured ones; each text the pairs name is shingled once, in one batch, however many pairs name it."""
+    if not len(first):
+        return np.zeros(0)
+    both = np.r_[first, second]
+    used = np.flatnonzero(np.bincount(both, minlength=len(texts)))  # positions in texts: a lookup, not a sort
+    inverse = np.empty(len(texts), dtype=np.int64)
+    inverse[used] = np.arange(len(used))
+    inverse = inverse[both]
+    flat, offsets = mh.shingle_batch([texts[i] for i in used], np.asarray(cjk, dtype=bool)[used],
+                                     max(1, config.ngram - shorter), max(1, config.char_ngram - shorter))
+    return mh.pair_jaccard(flat, offsets, inverse[: len(first)], inverse[len(first):])
 
 
 def verified_pairs(config: DedupeConfig, cand: np.ndarray, sig: np.ndarray, texts: list[str], cjk: np.ndarray,
@@ -188,8 +274,7 @@ def verified_pairs(config: DedupeConfig, cand: np.ndarray, sig: np.ndarray, text
     cand, est = cand[near], est[near]
     both = (cand[:, 0] >= first_text) & (cand[:, 1] >= first_text)
     a, b = (cand[both] - first_text).T
-    est[both] = text_similarity(config, [texts[i] for i in a], [texts[i] for i in b], cjk[a], cjk[b],
-                                [roles[i] for i in a], [roles[i] for i in b])
+    est[both] = text_similarity(config, texts, cjk, roles, a, b)
     keep = est >= config.threshold
     return cand[keep], est[keep]
 
@@ -309,15 +394,15 @@ class Dedupe(GlobalStep):
             exact_edges = (df.with_columns(pl.col("row").min().over("h").alias("root"))
                            .filter(pl.col("row") != pl.col("root")).select("root", "row").to_numpy())
         sig = (np.concatenate([old_sig, new_sig]) if n_old else new_sig) if need_sig else None
-        near_edges, near_sim = np.zeros((0, 2), dtype=np.int64), np.zeros(0)
-        if c.near and n > 1:
-            bands, rows_per_band = self.band_params()
-            cand = mh.candidate_edges(mh.band_keys(sig, bands, rows_per_band))
-            if len(cand):
-                near_edges, near_sim = verified_pairs(c, cand, sig, texts, cjk, roles, n_old)
         prio, prefer = self.ranks(records)
         rank = policy_order(np.r_[np.zeros(n_old, bool), np.ones(n_new, bool)], np.r_[np.zeros(n_old, np.int64), prio],
                             np.r_[np.zeros(n_old), prefer])
+        near_edges, near_sim = np.zeros((0, 2), dtype=np.int64), np.zeros(0)
+        if c.near and n > 1:
+            bands, rows_per_band = self.band_params()
+            cand = near_candidates(mh.band_keys(sig, bands, rows_per_band), rank, c.bucket_neighbours)
+            if len(cand):
+                near_edges, near_sim = verified_pairs(c, cand, sig, texts, cjk, roles, n_old)
         survivor, sim = star_clusters(n, exact_edges, near_edges, near_sim, rank, np.arange(n) < n_old)
         kept, rejected = self.resolve(records, survivor, sim, n_old, old_ids, all_exact)
         if index is not None:
