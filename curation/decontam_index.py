@@ -34,7 +34,6 @@ from .record import answer_labels
 
 # Arabic harakat, the superscript alef and tatweel: written or left out freely, so they never tell texts apart
 ARABIC_MARKS = re.compile(r"[\u064b-\u065f\u0670\u0640]")
-CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 WORD = re.compile(r"\w+")
 INNER_PUNCT = re.compile(r"(?<=\w)[^\w\s]+(?=\w)")
 PAIR_KEY = 2  # tokens of a short question that find candidate places for a question-and-answer pair
@@ -111,7 +110,7 @@ def prepare(text: str) -> str:
 
 
 def has_cjk(text: str) -> bool:
-    return CJK_CHAR.search(text) is not None
+    return mh.CJK_CHAR.search(text) is not None
 
 
 def item_fields(rec: dict) -> list[tuple[str, str]]:

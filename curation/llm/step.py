@@ -97,18 +97,22 @@ class LLMStep(GlobalStep):
     def prompts(self) -> Prompts:
         return Prompts(self.resolve(self.config.prompts_dir))
 
+    @cached_property
+    def langid(self) -> Langid:
+        """The langid step's detector, loaded once per step: deciding missing languages, checking outputs."""
+        return Langid()
+
     def with_languages(self, records: list[Record]) -> tuple[list[Record], list[tuple[Record, Reject]]]:
         """Records that carry no language get the langid step's decision, recorded in `meta.langid`: the prompt
         names the language, so a record is never sent with a guess nor passed over silently. Those whose
         language cannot be decided are rejected with the reason."""
-        langid = Langid()
         ready: list[Record] = []
         rejected: list[tuple[Record, Reject]] = []
         for rec in records:
             if rec.get("lang"):
                 ready.append(rec)
                 continue
-            lang, info, undecided = langid.decide("\n".join(t for role, t in texts_of(rec) if role != "system"))
+            lang, info, undecided = self.langid.decide("\n".join(t for role, t in texts_of(rec) if role != "system"))
             info["by"] = self.name
             rec["meta"]["langid"] = info
             if undecided:

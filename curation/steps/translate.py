@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import re
-from functools import cached_property
 from typing import Any
 
 from pydantic import Field
@@ -23,7 +22,6 @@ from ..llm.prompts import language_name
 from ..llm.step import LLMStep, LLMStepConfig
 from ..record import make_record
 from .base import FILES, Record, Reject, register
-from .langid import Langid
 
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 UNITS = re.compile(r"(?<![A-Za-z])(mg|mcg|µg|μg|g|kg|ml|mL|L|mmol|mmHg|IU|U|°C|°F|%|bpm|mEq)(?![A-Za-z])")
@@ -107,10 +105,6 @@ class Translate(LLMStep):
     Config = TranslateConfig
     default_prompt = "translate"
     config: TranslateConfig
-
-    @cached_property
-    def langid(self) -> Langid:
-        return Langid()
 
     def _glossary_for(self, text: str, src: str, dst: str, glossary: list[dict[str, str]]) -> list[tuple[str, str]]:
         pairs = []
