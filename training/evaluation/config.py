@@ -6,7 +6,23 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from curation.llm.config import Endpoint
+
 Style = Literal["direct", "cot", "verify"]
+
+
+class WinRateSpec(BaseModel):
+    """After an alignment stage: does a judge prefer the aligned model's replies to the stage-before model's?"""
+
+    model_config = ConfigDict(extra="forbid")
+    judge: Endpoint = Field(default_factory=Endpoint, description="The judge; the embedded local model when its "
+                                                                  "base_url is left out.")
+    prompts: int = Field(16, ge=1, description="At most this many validation prompts (a seeded sample).")
+    max_tokens: int = Field(128, ge=1, description="Most tokens of each model's reply.")
+    judge_max_tokens: int = Field(80, ge=1, description="Most tokens of the judge's verdict.")
+    repairs: int = Field(1, ge=0, description="Follow-ups asking the judge for a valid verdict.")
+    batch_size: int = Field(8, ge=1, description="Prompts generated together.")
+    seed: int = Field(1, description="Seeds the prompt sample and which reply the judge sees first.")
 
 
 class EvalSpec(BaseModel):
@@ -34,3 +50,6 @@ class EvalSpec(BaseModel):
     max_tokens: int = Field(256, ge=1, description="Most tokens a reply (or a chain of thought) may take.")
     max_length: int | None = Field(None, ge=16, description="Longer prompts lose their start (default: the "
                                                             "model's context).")
+    win_rate: WinRateSpec | None = Field(
+        default_factory=WinRateSpec, description="After an alignment stage (dpo, ipo, kto, orpo, simpo): the judge's "
+        "win rate of its replies over the stage-before model's on the validation prompts; null turns it off.")
