@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .errors import MedcurateError
 from .io.parallel import read_parallel
@@ -20,6 +19,12 @@ from .record import from_table, to_table
 from .rejects import RejectWriter, default_rejects_path
 
 CLEAN_CHAIN = ("normalize", "langid", "pii", "quality")
+# (label, total or None) -> a callback advancing that bar by n records; the command line draws the bars
+Progress = Callable[[str, int | None], Callable[[int], None]]
+
+
+def no_progress(label: str, total: int | None) -> Callable[[int], None]:
+    return lambda n: None
 
 
 @dataclass
@@ -53,10 +58,12 @@ def load_step_options(config: Path | None, names: tuple[str, ...]) -> dict[str, 
 def run_step_command(
     input: str, output: Path, names: tuple[str, ...], *, config: Path | None = None,
     options: dict[str, dict[str, Any]] | None = None, rejects: Path | None = None, workers: int = 1,
-    console: Console | None = None, context: dict[str, Any] | None = None, dry_run: bool = False,
+    progress: Progress = no_progress, context: dict[str, Any] | None = None, dry_run: bool = False,
     encoding: str | None = None,
 ) -> StepRun:
-    """Read `input`, apply the steps, write `output` and the rejects beside it (nothing at all on a dry run)."""
+    """Read `input`, apply the steps, write `output` and the rejects beside it (nothing at all on a dry run).
+    `progress` opens one counter for reading and one per step, so a caller can show bars without this module
+    knowing how they are drawn."""
     opts = load_step_options(config, names)
     for name, extra in (options or {}).items():
         opts[name] = {**opts.get(name, {}), **extra}
@@ -68,22 +75,13 @@ def run_step_command(
         step.bind(**(context or {}), dry_run=dry_run)
     ledger = Ledger()
     rejects_path = rejects or default_rejects_path(output)
-    console = console or Console(stderr=True)
-    with RejectWriter(rejects_path if not dry_run else Path("/dev/null")) as rw, Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=True,
-    ) as progress:
-        task = progress.add_task(f"reading {input}", total=None)
+    with RejectWriter(rejects_path if not dry_run else Path("/dev/null")) as rw:
+        advance = progress(f"reading {input}", None)
         records = []
         for table in read_parallel(SourceSpec(path=input, encoding=encoding), rejects=rw, ledger=ledger,
-                                   on_progress=lambda n: progress.advance(task, n)):
+                                   on_progress=advance):
             records.extend(from_table(table))
-
-        def step_progress(name: str, total: int):
-            t = progress.add_task(name, total=total)
-            return lambda n: progress.advance(t, n)
-
-        records = run_steps(records, steps, rejects=rw, ledger=ledger, workers=workers, progress=step_progress)
+        records = run_steps(records, steps, rejects=rw, ledger=ledger, workers=workers, progress=progress)
         if not dry_run:
             writer = open_writer(output)
             writer.write(to_table(records))

@@ -8,7 +8,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..errors import MedcurateError
@@ -53,6 +53,19 @@ def progress_bar(label: str):
                   transient=True) as progress:
         task = progress.add_task(label, total=None)
         yield lambda n: progress.advance(task, n)
+
+
+@contextmanager
+def step_bars():
+    """Bars for a run's reading and steps: yields the `progress(label, total)` callback library calls take."""
+    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as bars:
+
+        def progress(label: str, total: int | None):
+            task = bars.add_task(label, total=total or None)
+            return lambda n: bars.advance(task, n)
+
+        yield progress
 
 
 def option_errors(e) -> str:
@@ -106,8 +119,6 @@ def print_reject_report(report: dict) -> None:
             ex = "\n".join(f"{e['where']}: {e['text']}" for e in slot["examples"])
             t.add_row(reason, str(slot["count"]), ex)
         out.print(t)
-
-
 
 
 __all__ = ["MedcurateError", "app", "console", "fail", "out"]

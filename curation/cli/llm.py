@@ -10,7 +10,7 @@ import yaml
 
 from ..errors import MedcurateError
 from ..llm.config import Endpoint
-from .app import ConfigOpt, RejectsOpt, app, console, fail, out, print_ledger
+from .app import ConfigOpt, RejectsOpt, app, fail, out, print_ledger, step_bars
 
 InArg = Annotated[str, typer.Argument(help="Input records, any readable format.")]
 OutArg = Annotated[Path, typer.Argument(help="Output: .jsonl[.gz], .parquet, or a folder for hf.")]
@@ -52,9 +52,10 @@ def run_llm_command(name: str, input: str, output: Path, options: dict[str, Any]
     cache = cache or output.with_name(output.name + ".llm-cache.sqlite")
     try:
         endpoint = resolve_endpoint(*endpoint_args)
-        result = run_step_command(input, output, (name,), config=config, rejects=rejects, console=console,
-                                  options={name: {k: v for k, v in options.items() if v is not None}},
-                                  context={"endpoint": endpoint, "cache_path": cache}, dry_run=dry_run)
+        with step_bars() as progress:
+            result = run_step_command(input, output, (name,), config=config, rejects=rejects, progress=progress,
+                                      options={name: {k: v for k, v in options.items() if v is not None}},
+                                      context={"endpoint": endpoint, "cache_path": cache}, dry_run=dry_run)
     except MedcurateError as e:
         fail(str(e))
     llm = result.summaries[name].get("llm", {})

@@ -6,12 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..errors import MedcurateError
 from ..recipe import LoadedRecipe, RecipeError, load_recipe
-from .app import WorkersOpt, app, console, fail, out, print_ledger
+from .app import WorkersOpt, app, console, fail, out, print_ledger, step_bars
 
 RecipeArg = Annotated[Path, typer.Argument(help="A recipe YAML file.")]
 
@@ -92,16 +91,10 @@ def run(
             fail(f"--executor: '{executor}' is not an executor (local, ray)")
         update = {k: v for k, v in (("type", executor), ("address", address)) if v is not None}
         chosen = chosen.model_copy(update=update)
-    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=True) as progress:
-
-        def step_progress(name: str, total: int):
-            task = progress.add_task(name, total=total or None)
-            return lambda n: progress.advance(task, n)
-
+    with step_bars() as progress:
         try:
             result = run_recipe(loaded, force=tuple(force or ()), until=until, workers=workers or None,
-                                progress=step_progress, say=lambda m: console.print(m, highlight=False),
+                                progress=progress, say=lambda m: console.print(m, highlight=False),
                                 executor=chosen)
         except MedcurateError as e:
             fail(str(e))

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from ..errors import MedcurateError
+from ..review.queues import records_to_review, store_path
 from .app import app, fail, option_errors, out
 
 review_app = typer.Typer(no_args_is_help=True, help="Human review: create queues, serve the review app, export, "
@@ -18,41 +19,6 @@ app.add_typer(review_app, name="review")
 NameArg = Annotated[str, typer.Argument(help="The queue's name.")]
 WorkOpt = Annotated[Path | None, typer.Option(
     "--work-dir", "-w", help="A recipe (its work dir) or a folder holding review.sqlite; ./work by default.")]
-
-
-def store_path(work: Path | None) -> Path:
-    from ..steps.review import DB_NAME
-
-    if work is None:
-        return Path("work") / DB_NAME
-    if work.suffix in (".yaml", ".yml"):
-        from ..recipe import load_recipe
-
-        return load_recipe(work).work_dir / DB_NAME
-    return work if work.suffix == ".sqlite" else work / DB_NAME
-
-
-def records_to_review(source: Path, name: str) -> tuple[list[dict[str, Any]], Path, str]:
-    """(records, store path, where they came from): a recipe gives the records that enter its review step for
-    this queue (or its final records when it has none); any other path is read as records."""
-    from ..steps.review import DB_NAME
-
-    if source.suffix in (".yaml", ".yml"):
-        from ..recipe import load_recipe
-        from ..run import make_plan
-
-        loaded = load_recipe(source)
-        plan = make_plan(loaded)
-        at = next((i for i, e in enumerate(loaded.recipe.steps) if e.step == "review" and e.config.queue == name),
-                  len(loaded.recipe.steps))
-        if at > 0 and not plan.steps[at - 1].entry.done:
-            step = loaded.step_ids[at - 1]
-            raise MedcurateError(f"{source}: the records before the review step are not built yet: run "
-                                 f"`medcurate run {source} --until {step}` first")
-        return plan.records_after(at - 1), loaded.work_dir / DB_NAME, f"{source} before step {at}"
-    from ..io.reader import read_records
-
-    return read_records(str(source)), Path("work") / DB_NAME, str(source)
 
 
 @review_app.command("create")

@@ -9,7 +9,7 @@ import typer
 
 from ..commands import CLEAN_CHAIN
 from ..errors import MedcurateError
-from .app import ConfigOpt, EncodingOpt, RejectsOpt, WorkersOpt, app, console, fail, out, print_ledger
+from .app import ConfigOpt, EncodingOpt, RejectsOpt, WorkersOpt, app, fail, out, print_ledger, step_bars
 
 
 def _run_steps(input: str, output: Path, names: tuple[str, ...], config: Path | None, rejects: Path | None,
@@ -17,8 +17,9 @@ def _run_steps(input: str, output: Path, names: tuple[str, ...], config: Path | 
     from ..commands import run_step_command
 
     try:
-        result = run_step_command(input, output, names, config=config, options=options, rejects=rejects,
-                                  workers=workers, console=console, encoding=encoding)
+        with step_bars() as progress:
+            result = run_step_command(input, output, names, config=config, options=options, rejects=rejects,
+                                      workers=workers, progress=progress, encoding=encoding)
     except MedcurateError as e:
         fail(str(e))
     print_ledger(result.ledger)

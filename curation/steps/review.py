@@ -14,10 +14,9 @@ from pydantic import Field
 
 from ..errors import MedcurateError
 from ..record import make_record
+from ..review.queues import DB_NAME
 from ..review.store import ReviewStore, content_hash
 from .base import GlobalStep, Record, Reject, StepConfig, register
-
-DB_NAME = "review.sqlite"
 
 
 class ReviewConfig(StepConfig):
