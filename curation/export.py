@@ -11,6 +11,10 @@ Layout of the output folder:
   disk/<stage>/                      `DatasetDict.save_to_disk`, for `datasets.load_from_disk`
   jsonl/<stage>/<split>.<format>.jsonl   OpenAI messages or Alpaca, when asked for
   charts/<stage>/*.png               language, source and task mix, length distributions
+
+A preference stage's shards carry TRL's columns instead of the canonical record (`prompt`, `chosen`,
+`rejected`; or `prompt`, `completion`, `label`, all conversational), so TRL's trainers and LLaMA-Factory load
+them unchanged; its statistics are taken from the canonical shards before they are rewritten.
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from .errors import MedcurateError
 from .mixture import StageMix
+from .preference import trl_rows
 from .recipe.model import Export
 from .record import ARROW_SCHEMA, from_table, to_table
-from .stats import compute_stats, plot_stats
+from .stats import compute_stats, plot_stats, preference_stats
 from .steps.base import Record
 from .storage import Location
 from .workdir import SHARD_ROWS, file_digest, fingerprint
@@ -67,6 +73,32 @@ def alpaca_row(rec: Record) -> dict[str, Any]:
 
 
 ROW_FORMATS = {"openai": openai_row, "alpaca": alpaca_row}
+
+
+TURNS = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+TAIL = [("id", pa.string()), ("lang", pa.string()), ("origin", pa.string()), ("margin", pa.float64())]
+TRL_SCHEMAS = {
+    "paired": pa.schema([("prompt", TURNS), ("chosen", TURNS), ("rejected", TURNS), *TAIL]),
+    "unpaired": pa.schema([("prompt", TURNS), ("completion", TURNS), ("label", pa.bool_()), *TAIL]),
+}
+
+
+def trl_table(records: list[Record], kind: str, stage: str) -> pa.Table:
+    """A preference stage's records in TRL's columns; an unpaired record cannot train a paired objective."""
+    if kind == "paired":
+        single = sum(1 for r in records if (r.get("preference") or {}).get("chosen") is None)
+        if single:
+            raise MedcurateError(f"stage '{stage}' is paired but {single} of its records are unpaired (completion "
+                                 "and label, for KTO): set `preference: unpaired`, or select only pairs")
+    rows = [row for r in records for row in trl_rows(r, kind)]
+    return pa.Table.from_pylist(rows, schema=TRL_SCHEMAS[kind])
+
+
+def to_trl(files: list[Path], kind: str, stage: str) -> None:
+    """Rewrite a preference stage's canonical shards in place, in TRL's columns (same names, same order)."""
+    for path in files:
+        table = trl_table(from_table(pq.read_table(path)), kind, stage)
+        pq.write_table(table, path, compression="zstd")
 
 
 def clear(out: Path) -> None:
@@ -137,7 +169,8 @@ def _save_to_disk(files: dict[str, list[Path]], folder: Path) -> None:
         splits = {}
         for split, paths in files.items():
             arrow = str(Path(scratch) / f"{split}.arrow")
-            with pa.OSFile(arrow, "wb") as sink, pa.ipc.new_stream(sink, ARROW_SCHEMA) as stream:
+            schema = pq.read_schema(paths[0]) if paths else ARROW_SCHEMA  # TRL's columns in a preference stage
+            with pa.OSFile(arrow, "wb") as sink, pa.ipc.new_stream(sink, schema) as stream:
                 for table in batches(paths):
                     stream.write_table(table)
             # a fingerprint from the content keeps save_to_disk byte-identical across runs and executors
@@ -176,13 +209,17 @@ def export_stages(mixes: dict[str, StageMix], out: Path, cfg: Export, title: str
         files = {split: split_files(out, name, split) for split in mix.split_sizes()}
         configs.append({"config_name": name, "data_files": [{"split": split, "path": f"data/{name}/{split}-*.parquet"}
                                                             for split in files]})
-        _save_to_disk(files, out / "disk" / name)
-        for fmt in cfg.formats:
-            for split, paths in files.items():
-                _write_jsonl(paths, out / "jsonl" / name / f"{split}.{fmt}.jsonl", fmt)
         stats[name] = {split: compute_stats(paths) for split, paths in files.items()}
         if cfg.charts and mix.report["train"]:
             plot_stats(files["train"], out / "charts" / name)
+        if mix.kind is not None:  # measured on the canonical shards, then rewritten in TRL's columns
+            for split, paths in files.items():
+                stats[name][split]["preference"] = preference_stats(paths)
+                to_trl(paths, mix.kind, name)
+        _save_to_disk(files, out / "disk" / name)
+        for fmt in cfg.formats if mix.kind is None else ():  # chat formats have no place for a rejected reply
+            for split, paths in files.items():
+                _write_jsonl(paths, out / "jsonl" / name / f"{split}.{fmt}.jsonl", fmt)
     if curated is not None:
         _write_curated(curated, out / "curated.parquet")
     card = dataset_card(title, description, configs, mixes, stats, licenses, cfg)
@@ -197,6 +234,30 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+def preference_card(kind: str, st: dict[str, Any]) -> list[str]:
+    """A preference stage's part of the card: where its preferences came from, their margins, languages."""
+    pref = st["train"].get("preference") or {}
+    held = (st.get("validation") or {}).get("preference") or {}
+    columns = "`prompt`, `chosen`, `rejected`" if kind == "paired" else "`prompt`, `completion`, `label`"
+    n = max(1, pref.get("records", 0))
+    lines = [f"### Preferences ({kind})", "",
+             f"TRL's conversational columns {columns}, with `id`, `lang`, `origin` and `margin`. "
+             f"{pref.get('records', 0):,} training and {held.get('records', 0):,} validation preference records; "
+             "validation holds out whole prompts.", "",
+             _table(["origin", "records", "share"], [[k, f"{v:,}", f"{v / n:.1%}"]
+                                                    for k, v in pref.get("by_origin", {}).items()]), "",
+             _table(["language", "records", "share"], [[k, f"{v:,}", f"{v / n:.1%}"]
+                                                      for k, v in pref.get("by_lang", {}).items()]), ""]
+    m = pref.get("margin")
+    if m:
+        lines += [f"Judge margins (score gap on the 1-5 scale): min {m['min']:g}, median {m['p50']:g}, "
+                  f"90th percentile {m['p90']:g}, max {m['max']:g}; {pref['without_margin']:,} records "
+                  "(human or dataset preferences) have none.", ""]
+    else:
+        lines += ["No judge margins: every preference here is human or from a dataset.", ""]
+    return lines
+
+
 def dataset_card(title: str, description: str | None, configs: list[dict[str, Any]], mixes: dict[str, StageMix],
                  stats: dict[str, Any], licenses: dict[str, str | None], cfg: Export) -> str:
     used = sorted({c.source for m in mixes.values() for c in m.cells if c.taken or c.validation})
@@ -204,7 +265,8 @@ def dataset_card(title: str, description: str | None, configs: list[dict[str, An
     front = {"configs": configs, "language": sorted({c.lang for m in mixes.values() for c in m.cells
                                                      if c.lang != "unknown"}),
              "license": "other" if len(known) != 1 else next(iter(known)),
-             "tags": ["medical", "instruction-tuning", "medcurate"]}
+             "tags": ["medical", "instruction-tuning", "medcurate"]
+             + (["preference", "dpo"] if any(m.kind for m in mixes.values()) else [])}
     parts = ["---", yaml.safe_dump(front, sort_keys=False, allow_unicode=True).rstrip(), "---", "",
              f"# {title}", "", description or "A medical instruction dataset built with medcurate.", "",
              "## Loading", "", "```python", "import datasets", ""]
@@ -231,6 +293,8 @@ def dataset_card(title: str, description: str | None, configs: list[dict[str, An
               "yes" if c.capped else ""] for i, c in enumerate(mix.cells)]), "",
             "```yaml", yaml.safe_dump(mix.report["config"], sort_keys=False, allow_unicode=True).rstrip() or "{}",
             "```", ""]
+        if mix.kind is not None:
+            parts += preference_card(mix.kind, st)
         if train.get("words"):
             w = train["words"]
             parts += [f"Length in words: median {w['p50']:g}, 90th percentile {w['p90']:g}, max {w['max']:,}.", ""]

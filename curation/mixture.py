@@ -7,6 +7,10 @@ share by weight × count; `epochs` fixes a source's count instead. A cell never 
 passes over its records; what a capped cell cannot take goes to the cells that can (water-filling).
 Every random choice is seeded by the recipe seed and the cell's name, so a re-run gives the same mix.
 
+A preference stage (`preference: paired|unpaired`, or `tasks: [preference]`) takes only preference records,
+and holds out whole prompts: every record on a held-out prompt is validation, so no prompt is both trained
+on and validated against, whatever source or language its records carry. Other stages never take them.
+
 A mix is planned from row numbers alone (which cell each selected record falls in), never from the records:
 an executor finds the cells where the records are, plans in one place, and gathers the rows where they are,
 so the result is the same whichever executor (and however many workers) built it.
@@ -23,6 +27,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from .errors import MedcurateError
+from .preference import group_of
 from .recipe.model import Stage, in_scope
 from .record import dotted
 from .steps.base import Record
@@ -59,6 +65,7 @@ class StageMix:
     replayed: int = 0
     shortfall: int = 0
     report: dict[str, Any] = field(default_factory=dict)
+    kind: str | None = None  # paired or unpaired for a preference stage, which exports TRL's columns
 
     def split_sizes(self) -> dict[str, int]:
         """The splits to export and their sizes: validation only when it holds records."""
@@ -76,7 +83,8 @@ class StageMix:
         return replace(self, train=none, replay=none.astype(bool), validation=none)
 
 
-SELECTED = pa.schema([("stage", pa.int32()), ("source", pa.string()), ("lang", pa.string()), ("row", pa.int64())])
+SELECTED = pa.schema([("stage", pa.int32()), ("source", pa.string()), ("lang", pa.string()), ("row", pa.int64()),
+                      ("group", pa.string())])  # group: the prompt key of a preference record
 
 
 def rng_for(seed: int, *parts: str) -> np.random.Generator:
@@ -87,6 +95,8 @@ def rng_for(seed: int, *parts: str) -> np.random.Generator:
 def selects(stage: Stage, record: Record, tags_of: dict[str, list[str]]) -> bool:
     if not in_scope(record["source"], stage.sources, stage.tags, tags_of):
         return False
+    if (stage.kind() is not None) != (record["task"] == "preference"):
+        return False  # a preference stage takes only preference records; other stages never do
     if stage.tasks and record["task"] not in stage.tasks:
         return False
     if stage.langs and (record.get("lang") or "unknown") not in stage.langs:
@@ -154,7 +164,7 @@ def selected_rows(stages: dict[str, Stage], records: list[Record], tags_of: dict
                   first_row: int = 0) -> pa.Table:
     """Which stage selects which record, by cell: all the mixture needs to know of the records, so it can be
     worked out where the records are (a shard at a time) and planned from row numbers alone."""
-    cols: dict[str, list[Any]] = {"stage": [], "source": [], "lang": [], "row": []}
+    cols: dict[str, list[Any]] = {"stage": [], "source": [], "lang": [], "row": [], "group": []}
     for k, rec in enumerate(records):
         for s, stage in enumerate(stages.values()):
             if selects(stage, rec, tags_of):
@@ -162,6 +172,7 @@ def selected_rows(stages: dict[str, Stage], records: list[Record], tags_of: dict
                 cols["source"].append(rec["source"])
                 cols["lang"].append(rec.get("lang") or "unknown")
                 cols["row"].append(first_row + k)
+                cols["group"].append(group_of(rec) if rec["task"] == "preference" else None)
     return pa.table(cols, schema=SELECTED)
 
 
@@ -172,19 +183,51 @@ def cell_members(selected: pl.DataFrame, stage: int) -> dict[Cell, np.ndarray]:
     return {(str(k[0]), str(k[1])): g["row"].to_numpy().astype(np.int64) for k, g in sorted(groups.items())}
 
 
-def mix_stage(name: str, stage: Stage, members: dict[Cell, np.ndarray], *, seed: int,
-              earlier: dict[str, StageMix]) -> StageMix:
-    plans = {c: CellPlan(c[0], c[1], len(rows)) for c, rows in sorted(members.items())}
-    validation: list[np.ndarray] = []
-    pools: dict[Cell, np.ndarray] = {}
+def cell_groups(selected: pl.DataFrame, stage: int) -> dict[Cell, np.ndarray]:
+    """Each cell's prompt keys, aligned with `cell_members`' rows (None for records that are not preferences)."""
+    rows = selected.filter(pl.col("stage") == stage).sort("row")
+    groups = rows.partition_by(["source", "lang"], as_dict=True, maintain_order=True)
+    return {(str(k[0]), str(k[1])): np.asarray(g["group"].to_list(), dtype=object) for k, g in sorted(groups.items())}
+
+
+def held_prompts(name: str, stage: Stage, groups: dict[Cell, np.ndarray], seed: int) -> set[str]:
+    """The prompts a preference stage holds out: a seeded share of its distinct prompts."""
+    keys = sorted({str(g) for gs in groups.values() for g in gs})
+    v = int(round(stage.validation * len(keys))) if len(keys) > 1 else 0
+    order = rng_for(seed, name, "validation", "prompts").permutation(len(keys))
+    return {keys[i] for i in order[:v]}
+
+
+def held_out(name: str, stage: Stage, members: dict[Cell, np.ndarray], groups: dict[Cell, np.ndarray] | None,
+             seed: int) -> dict[Cell, np.ndarray]:
+    """Per cell, which rows are validation: by prompt in a preference stage, else a share of each cell."""
+    prompts = held_prompts(name, stage, groups, seed) if stage.kind() is not None and groups else None
+    out = {}
     for c, rows in sorted(members.items()):
+        if prompts is not None:
+            out[c] = np.asarray([str(g) in prompts for g in groups[c]], dtype=bool)  # type: ignore[index]
+            continue
         v = int(round(stage.validation * len(rows))) if len(rows) > 1 else 0
         order = rng_for(seed, name, "validation", *c).permutation(len(rows))
         held = np.zeros(len(rows), dtype=bool)
         held[order[:v]] = True
+        out[c] = held
+    return out
+
+
+def mix_stage(name: str, stage: Stage, members: dict[Cell, np.ndarray], *, seed: int,
+              earlier: dict[str, StageMix], groups: dict[Cell, np.ndarray] | None = None) -> StageMix:
+    if stage.replay and earlier[stage.replay.stage].kind != stage.kind():
+        raise MedcurateError(f"stage '{name}' replays stage '{stage.replay.stage}', which trains on another kind of "
+                             "record (preference and other records do not mix in a stage)")
+    plans = {c: CellPlan(c[0], c[1], len(rows)) for c, rows in sorted(members.items())}
+    validation: list[np.ndarray] = []
+    pools: dict[Cell, np.ndarray] = {}
+    for c, held in held_out(name, stage, members, groups, seed).items():
+        rows = members[c]
         validation.append(rows[held])
         pools[c] = rows[~held]
-        plans[c].validation = v
+        plans[c].validation = int(held.sum())
 
     by_epochs = {c for c in pools if c[0] in stage.epochs}
     targets: dict[Cell, int] = {}
@@ -223,7 +266,8 @@ def mix_stage(name: str, stage: Stage, members: dict[Cell, np.ndarray], *, seed:
 
     order = rng_for(seed, name, "shuffle").permutation(len(train))
     mix = StageMix(name, train[order].astype(np.int64), replay[order], np.concatenate(validation or [train[:0]]),
-                   list(plans.values()), stage.replay.stage if stage.replay else None, replayed, shortfall)
+                   list(plans.values()), stage.replay.stage if stage.replay else None, replayed, shortfall,
+                   kind=stage.kind())
     mix.report = stage_report(mix, stage)
     return mix
 
@@ -253,5 +297,6 @@ def mix_all(stages: dict[str, Stage], selected: pa.Table, *, seed: int) -> dict[
     frame = pl.from_arrow(selected)
     out: dict[str, StageMix] = {}
     for s, (name, stage) in enumerate(stages.items()):
-        out[name] = mix_stage(name, stage, cell_members(frame, s), seed=seed, earlier=out)
+        groups = cell_groups(frame, s) if stage.kind() is not None else None
+        out[name] = mix_stage(name, stage, cell_members(frame, s), seed=seed, earlier=out, groups=groups)
     return out

@@ -3,6 +3,10 @@
 Records travel between steps as plain dicts (fast to build) or Arrow tables (fast to move and store).
 `meta` is free-form, so in Arrow it is stored as a JSON string; `mcq.options` is a dict in Python and a
 list of {label, text} structs in Arrow, which keeps option order and stays friendly to polars.
+
+A `preference` record holds the prompt in `messages` (up to and including the last user turn) and the
+replies in `preference`: a chosen and a rejected one (paired, for DPO-style objectives), or one completion
+with a good/bad label (unpaired, for KTO).
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Role = Literal["system", "user", "assistant"]
-Task = Literal["instruction", "dialogue", "mcq", "text"]
-TASKS: tuple[str, ...] = ("instruction", "dialogue", "mcq", "text")
+Task = Literal["instruction", "dialogue", "mcq", "text", "preference"]
+TASKS: tuple[str, ...] = ("instruction", "dialogue", "mcq", "text", "preference")
+PREFERENCE_ORIGINS: tuple[str, ...] = ("review-edit", "review-decision", "judge", "dataset")
 ROLES: tuple[str, ...] = ("system", "user", "assistant")
 
 
@@ -51,6 +56,41 @@ class MCQ(BaseModel):
         return self
 
 
+def squash(text: str) -> str:
+    """Whitespace collapsed: two replies equal after this are the same reply."""
+    return " ".join(text.split())
+
+
+class Preference(BaseModel):
+    """Which reply is preferred to a prompt: paired (chosen, rejected) or unpaired (completion, label)."""
+
+    model_config = ConfigDict(extra="forbid")
+    chosen: str | None = Field(None, description="Paired: the preferred assistant reply.")
+    rejected: str | None = Field(None, description="Paired: the reply it is preferred to.")
+    completion: str | None = Field(None, description="Unpaired (KTO): one assistant reply.")
+    label: bool | None = Field(None, description="Unpaired: true when the completion is desirable.")
+    origin: Literal["review-edit", "review-decision", "judge", "dataset"] = Field(
+        description="Where the preference came from.")
+    margin: float | None = Field(None, description="Judge score gap (paired) or judge score (unpaired); none "
+                                                   "for human and dataset preferences.")
+    derived_from: list[str] = Field(default_factory=list, description="Ids of the records it was derived from.")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Preference:
+        """Exactly one of the two kinds, with non-empty, distinct replies."""
+        paired = self.chosen is not None or self.rejected is not None
+        if paired == (self.completion is not None or self.label is not None):
+            raise ValueError("a preference is paired (chosen, rejected) or unpaired (completion, label)")
+        if paired:
+            if not (self.chosen or "").strip() or not (self.rejected or "").strip():
+                raise ValueError("a paired preference needs a non-empty chosen and rejected reply")
+            if squash(self.chosen or "") == squash(self.rejected or ""):
+                raise ValueError("chosen and rejected are the same reply")
+        elif not (self.completion or "").strip() or self.label is None:
+            raise ValueError("an unpaired preference needs a non-empty completion and a label")
+        return self
+
+
 class CanonicalRecord(BaseModel):
     """One training example, whatever format it came from."""
 
@@ -62,9 +102,20 @@ class CanonicalRecord(BaseModel):
     messages: list[Message] | None = Field(None, description="The conversation, for every task but text.")
     text: str | None = Field(None, description="Plain text, for continued pre-training corpora.")
     mcq: MCQ | None = None
+    preference: Preference | None = Field(None, description="The replies and which is preferred, for task "
+                                                            "preference.")
     parent_id: str | None = Field(None, description="The record this one was derived from.")
     origin: str | None = Field(None, description="How a derived record was made: translate, review-edit, ...")
     meta: dict[str, Any] = Field(default_factory=dict, description="Provenance, original fields and scores.")
+
+    @model_validator(mode="after")
+    def _preference_with_its_task(self) -> CanonicalRecord:
+        """`preference` is set exactly on preference records, whose messages end with the user's turn."""
+        if (self.task == "preference") != (self.preference is not None):
+            raise ValueError("`preference` is set exactly when task is 'preference'")
+        if self.task == "preference" and (not self.messages or self.messages[-1].role != "user"):
+            raise ValueError("a preference record's messages are the prompt: they end with a user turn")
+        return self
 
 
 MESSAGE_TYPE = pa.struct([("role", pa.string()), ("content", pa.string())])
@@ -79,6 +130,18 @@ MCQ_TYPE = pa.struct(
         ("context", pa.string()),
     ]
 )
+PREFERENCE_TYPE = pa.struct(
+    [
+        ("chosen", pa.string()),
+        ("rejected", pa.string()),
+        ("completion", pa.string()),
+        ("label", pa.bool_()),
+        ("origin", pa.string()),
+        ("margin", pa.float64()),
+        ("derived_from", pa.list_(pa.string())),
+    ]
+)
+PREFERENCE_KEYS: tuple[str, ...] = tuple(f.name for f in PREFERENCE_TYPE)
 ARROW_SCHEMA = pa.schema(
     [
         ("id", pa.string()),
@@ -88,6 +151,7 @@ ARROW_SCHEMA = pa.schema(
         ("messages", pa.list_(MESSAGE_TYPE)),
         ("text", pa.string()),
         ("mcq", MCQ_TYPE),
+        ("preference", PREFERENCE_TYPE),
         ("parent_id", pa.string()),
         ("origin", pa.string()),
         ("meta", pa.string()),
@@ -113,8 +177,18 @@ def content_key(record: dict[str, Any]) -> str:
     mcq = record.get("mcq")
     if mcq:
         parts.append("|".join(f"{k}={v}" for k, v in mcq["options"].items()) + "|" + "".join(answer_labels(mcq)))
+    pref = record.get("preference")
+    if pref:
+        parts += preference_key_parts(pref)
     key = "\n".join(parts)
     return key if key.isascii() else unicodedata.normalize("NFKC", key)
+
+
+def preference_key_parts(pref: dict[str, Any]) -> list[str]:
+    """The replies and the label, whitespace collapsed: a different verdict on the same replies is another record."""
+    if pref.get("chosen") is not None:
+        return ["chosen:" + squash(pref["chosen"]), "rejected:" + squash(pref.get("rejected") or "")]
+    return ["completion:" + squash(pref.get("completion") or ""), f"label:{bool(pref.get('label'))}"]
 
 
 def record_id(source: str, record: dict[str, Any]) -> str:
@@ -136,12 +210,22 @@ def make_record(source: str, task: str, **fields: Any) -> dict[str, Any]:
         "messages": fields.get("messages"),
         "text": fields.get("text"),
         "mcq": fields.get("mcq"),
+        "preference": _full_preference(fields.get("preference")),
         "parent_id": fields.get("parent_id"),
         "origin": fields.get("origin"),
         "meta": fields.get("meta") or {},
     }
     rec["id"] = fields.get("id") or record_id(source, rec)
     return rec
+
+
+def _full_preference(pref: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Every key of the struct present, so dicts compare equal before and after a trip through Arrow."""
+    if pref is None:
+        return None
+    out = {k: pref.get(k) for k in PREFERENCE_KEYS}
+    out["derived_from"] = list(out["derived_from"] or [])
+    return out
 
 
 def answer_labels(mcq: dict[str, Any]) -> list[str]:
@@ -180,6 +264,8 @@ def to_table(records: list[dict[str, Any]]) -> pa.Table:
             cols[name] = [dumps(r.get("meta") or {}, option=opt).decode() for r in records]
         elif name == "mcq":
             cols[name] = [_mcq_to_arrow(r.get("mcq")) for r in records]
+        elif name == "preference":
+            cols[name] = [_full_preference(r.get("preference")) for r in records]
         else:
             cols[name] = [r.get(name) for r in records]
     return pa.Table.from_pydict(cols, schema=ARROW_SCHEMA)
@@ -187,6 +273,8 @@ def to_table(records: list[dict[str, Any]]) -> pa.Table:
 
 def from_table(table: pa.Table) -> list[dict[str, Any]]:
     """An Arrow table of the canonical schema back to record dicts."""
+    if "preference" not in table.column_names:  # written before preference records existed
+        table = table.append_column(pa.field("preference", PREFERENCE_TYPE), pa.nulls(table.num_rows, PREFERENCE_TYPE))
     rows = table.select(list(FIELDS)).to_pylist()
     for r in rows:
         r["meta"] = orjson.loads(r["meta"]) if r["meta"] else {}

@@ -56,6 +56,25 @@ def compute_stats(data: pa.Table | list[Path]) -> dict[str, Any]:
     }
 
 
+def preference_stats(data: pa.Table | list[Path]) -> dict[str, Any]:
+    """Preference records by origin, kind and language, and the distribution of their margins (judge pairs'
+    score gaps; human and dataset preferences have none)."""
+    frame = pl.scan_parquet(data) if isinstance(data, list) else pl.from_arrow(data).lazy()
+    pref = pl.col("preference")
+    df = frame.filter(pref.is_not_null()).select(
+        pl.col("lang").fill_null("unknown"), pref.struct.field("origin").alias("origin"),
+        pl.when(pref.struct.field("chosen").is_not_null()).then(pl.lit("paired")).otherwise(pl.lit("unpaired"))
+        .alias("kind"), pref.struct.field("margin").alias("margin")).collect()
+    margins = df["margin"].drop_nulls()
+    dist: dict[str, float] = {}
+    if margins.len():
+        dist = {"min": float(margins.min()), "p50": float(margins.quantile(0.5, "nearest")),
+                "p90": float(margins.quantile(0.9, "nearest")), "max": float(margins.max()),
+                "mean": round(float(margins.mean()), 3)}
+    return {"records": df.height, "by_origin": _counts(df, "origin"), "by_kind": _counts(df, "kind"),
+            "by_lang": _counts(df, "lang"), "margin": dist, "without_margin": int(df["margin"].null_count())}
+
+
 def reject_report(rejects: list[dict[str, Any]], examples: int = 2) -> dict[str, dict[str, Any]]:
     """Per step and reason kind: how many records went, and the first few as examples."""
     from .io.reader import reason_key

@@ -116,7 +116,7 @@ def test_shipped_templates_and_lexicons_are_named_by_their_place_in_the_project(
 NOT_INPUTS = {("dedupe", "field"),  # a dotted path inside a record
               ("dedupe", "index_dir"),  # state the step itself writes
               ("decontaminate", "report"),  # an output
-              *((n, "prompts_dir") for n in ("translate", "synthesize", "judge"))}  # its templates are digested
+              *((n, "prompts_dir") for n in ("translate", "synthesize", "judge", "candidates"))}  # its templates are digested
 
 
 def test_every_option_that_names_a_file_is_digested():

@@ -122,3 +122,20 @@ def judge(
     opts = {"min_overall": min_overall, "limit": limit, "max_tokens": max_tokens}
     endpoint_args = (base_url, model, api_key_env, endpoint, llm_config, concurrency)
     run_llm_command("judge", input, output, opts, endpoint_args, cache, config, rejects, dry_run)
+
+
+@app.command()
+def candidates(
+    input: InArg, output: OutArg,
+    n: Annotated[int | None, typer.Option("--n", help="Replies sampled per prompt (2 or more).")] = None,
+    temperature: Annotated[float | None, typer.Option(help="Sampling temperature (above 0).")] = None,
+    seed: Annotated[int | None, typer.Option(help="The first reply's seed; the next ones take seed+1, ...")] = None,
+    base_url: BaseUrlOpt = None, model: ModelOpt = None, api_key_env: KeyEnvOpt = None, endpoint: EndpointOpt = None,
+    llm_config: LLMConfigOpt = None, concurrency: ConcurrencyOpt = None, limit: LimitOpt = None,
+    cache: CacheOpt = None, config: ConfigOpt = None, rejects: RejectsOpt = None, dry_run: DryRunOpt = False,
+    max_tokens: MaxTokensOpt = None,
+) -> None:
+    """Sample several replies per prompt and grade each with the judge; `medcurate pairs` turns them into pairs."""
+    opts = {"n": n, "temperature": temperature, "seed": seed, "limit": limit, "max_tokens": max_tokens}
+    endpoint_args = (base_url, model, api_key_env, endpoint, llm_config, concurrency)
+    run_llm_command("candidates", input, output, opts, endpoint_args, cache, config, rejects, dry_run)

@@ -90,7 +90,7 @@ def check_messages(messages: list[dict[str, str]], field: str) -> None:
 
 
 def _messages(items: Any, field: str, role_key: str, content_key: str,
-              role_map: dict[str, str] | None = None) -> list[dict[str, str]]:
+              role_map: dict[str, str] | None = None, check: bool = True) -> list[dict[str, str]]:
     if not isinstance(items, list):
         raise RecordError(field, f"expected a list of messages, got {_type_name(items)}")
     out = []
@@ -111,7 +111,8 @@ def _messages(items: Any, field: str, role_key: str, content_key: str,
         if not content.strip():
             raise RecordError(f"{field}[{i}].{content_key}", f"empty {role} message")
         out.append({"role": role, "content": content})
-    check_messages(out, field)
+    if check:
+        check_messages(out, field)
     return out
 
 
@@ -121,7 +122,16 @@ def _is_dict_with(*keys: str) -> Callable[[Any], bool]:
 
 # ---------------------------------------------------------------- conversations
 
-@register("openai", _is_dict_with("messages"), "OpenAI chat: `messages` of {role, content}")
+def _is_preference(row: Any) -> bool:
+    return isinstance(row, dict) and "chosen" in row and "rejected" in row
+
+
+def _is_unpaired(row: Any) -> bool:
+    return isinstance(row, dict) and all(k in row for k in ("prompt", "completion", "label"))
+
+
+@register("openai", lambda row: _is_dict_with("messages")(row) and not _is_preference(row),
+          "OpenAI chat: `messages` of {role, content}")
 def adapt_openai(row: dict[str, Any], source: str) -> dict[str, Any]:
     messages = _messages(row["messages"], "messages", "role", "content")
     return make_record(source, _task_of(messages), messages=messages, lang=_lang(row),
@@ -417,7 +427,9 @@ def adapt_canonical(row: dict[str, Any], source: str) -> dict[str, Any]:
         err = e.errors()[0] if hasattr(e, "errors") else {"loc": (), "msg": str(e)}
         raise RecordError(".".join(str(p) for p in err["loc"]) or None, err["msg"]) from None
     out = rec.model_dump()
-    if out["messages"]:
+    if out["task"] == "preference":
+        pass  # the model checked the prompt (ending with a user turn) and the replies
+    elif out["messages"]:
         check_messages(out["messages"], "messages")
     elif out["task"] != "text" or not out["text"]:
         raise RecordError("messages", "a record needs messages, or text for task 'text'")
@@ -435,7 +447,7 @@ def _qa_keys(row: Any) -> tuple[str, str] | None:
 
     A row with options is an MCQ and a row with `instruction` is Alpaca: those shapes are left to their adapters.
     """
-    if not isinstance(row, dict):
+    if not isinstance(row, dict) or _is_preference(row) or _is_unpaired(row):
         return None
     lower = {str(k).lower(): k for k in row}
     if "instruction" in lower or "options" in lower or _option_columns(row)[0] is not None:
@@ -495,3 +507,149 @@ def adapt_qa(row: dict[str, Any], source: str) -> dict[str, Any]:
     if more_q or more_a:
         meta.setdefault("extra", {}).update({f"{q_key}_more": more_q, f"{a_key}_more": more_a})
     return make_record(source, "instruction", messages=messages, lang=_lang(row), meta=meta)
+
+
+# ---------------------------------------------------------------- preferences
+
+HH_TURN = re.compile(r"(?:^|\n\n)(Human|Assistant):[ \t]?")
+HH_ROLES = {"Human": "user", "Assistant": "assistant"}
+PREFERENCE_USED = frozenset(("prompt", "chosen", "rejected", "system", "lang", "language"))
+
+
+def _hh_turns(text: str, field: str) -> list[dict[str, str]] | None:
+    """Anthropic HH's transcript strings ('\n\nHuman: ...\n\nAssistant: ...') as messages; None for a plain
+    reply. Written by hand: the format is two markers, and no library parses it."""
+    if not HH_TURN.match(text) and "\n\nHuman:" not in text:
+        return None
+    marks = list(HH_TURN.finditer(text))
+    if not marks or text[: marks[0].start()].strip():
+        raise RecordError(field, "text before the first 'Human:' turn")
+    turns = []
+    for i, m in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+        content = text[m.end(): end].strip()
+        if not content:
+            raise RecordError(f"{field}[{i}]", f"empty {HH_ROLES[m.group(1)]} message")
+        turns.append({"role": HH_ROLES[m.group(1)], "content": content})
+    return turns
+
+
+def _turns(v: Any, field: str) -> list[dict[str, str]] | None:
+    """A side given as a conversation (a list of messages or an HH transcript), or None for a plain string."""
+    if isinstance(v, list):
+        if v and isinstance(v[0], dict) and "from" in v[0]:
+            return _messages(v, field, "from", "value", SHAREGPT_ROLES, check=False)
+        return _messages(v, field, "role", "content", check=False)
+    if isinstance(v, str):
+        return _hh_turns(v, field)
+    if v is None:
+        raise RecordError(field, "missing required field")
+    raise RecordError(field, f"expected a string or a list of messages, got {_type_name(v)}")
+
+
+def _same_turns(a: list[dict[str, str]], b: list[dict[str, str]]) -> bool:
+    return len(a) == len(b) and all(x["role"] == y["role"] and " ".join(x["content"].split()) ==
+                                    " ".join(y["content"].split()) for x, y in zip(a, b))
+
+
+def _prompt_of(row: dict[str, Any]) -> list[dict[str, str]]:
+    """The prompt as messages ending with the user's turn; a row's `system` goes first."""
+    v = row.get("prompt")
+    if isinstance(v, str):
+        messages = [{"role": "user", "content": _text(row, "prompt") or ""}]
+    else:
+        messages = _turns(v, "prompt") or []
+        if not messages:
+            raise RecordError("prompt", "empty")
+    if messages[-1]["role"] != "user":
+        raise RecordError("prompt", f"must end with a user turn (ends with {messages[-1]['role']})")
+    system = _text(row, "system", required=False)
+    if system and messages[0]["role"] != "system":
+        messages.insert(0, {"role": "system", "content": system})
+    return messages
+
+
+def _reply(row: dict[str, Any], key: str, prompt: list[dict[str, str]] | None) -> str:
+    """One assistant reply: a string, or a conversation that repeats the prompt (UltraFeedback) and ends with
+    it, or a single assistant message (TRL's conversational format)."""
+    v = row.get(key)
+    turns = _turns(v, key)
+    if turns is None:
+        return _text(row, key) or ""
+    if prompt is not None:
+        bare = [m for m in prompt if m["role"] != "system"]
+        for head in (prompt, bare):
+            if len(turns) > len(head) and _same_turns(turns[: len(head)], head):
+                turns = turns[len(head):]
+                break
+    if len(turns) != 1 or turns[0]["role"] != "assistant":
+        raise RecordError(key, f"expected one assistant reply after the prompt (got {len(turns)} turns: "
+                               f"{', '.join(m['role'] for m in turns)})")
+    return turns[0]["content"]
+
+
+def _shared_prompt(row: dict[str, Any]) -> tuple[list[dict[str, str]], str, str]:
+    """HH style: `chosen` and `rejected` are whole conversations; the prompt is what they share before the
+    last reply."""
+    chosen, rejected = _turns(row["chosen"], "chosen"), _turns(row["rejected"], "rejected")
+    if chosen is None or rejected is None:
+        raise RecordError("prompt", "missing required field (plain-string replies need a prompt)")
+    k = 0
+    while k < min(len(chosen), len(rejected)) and _same_turns(chosen[k: k + 1], rejected[k: k + 1]):
+        k += 1
+    prompt = chosen[:k]
+    while prompt and prompt[-1]["role"] != "user":  # equal last replies: caught as chosen == rejected below
+        prompt = prompt[:-1]
+    if not prompt:
+        raise RecordError("chosen", "chosen and rejected share no prompt ending with a user turn")
+    sides = []
+    for name, turns in (("chosen", chosen), ("rejected", rejected)):
+        rest = turns[len(prompt):]
+        if len(rest) != 1 or rest[0]["role"] != "assistant":
+            raise RecordError(name, f"chosen and rejected differ before their last reply ({len(rest)} turns "
+                                    "after the shared prompt)")
+        sides.append(rest[0]["content"])
+    return prompt, sides[0], sides[1]
+
+
+def _label(v: Any) -> bool:
+    """A bool; 'true' and 'false' too, since CSV and TSV cells cannot hold one."""
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, str) and v.strip().lower() in ("true", "false"):
+        return v.strip().lower() == "true"
+    shown = f" ('{v}')" if isinstance(v, str) else f" ({v})" if isinstance(v, (int, float)) else ""
+    raise RecordError("label", f"expected true or false, got {_type_name(v)}{shown}")
+
+
+def _preference_record(source: str, row: dict[str, Any], prompt: list[dict[str, str]], used: frozenset[str],
+                       **pref: Any) -> dict[str, Any]:
+    from ..preference import preference_record
+
+    rec = preference_record(source, prompt, lang=_lang(row), origin="dataset", parent_id=None, derived_from=[],
+                            meta=_meta(row, used), **pref)
+    return rec
+
+
+@register("preference", _is_preference,
+          "Preference pairs: `prompt`, `chosen`, `rejected` as strings or message lists (TRL standard and "
+          "conversational, UltraFeedback-binarized); or HH-style whole `chosen`/`rejected` conversations")
+def adapt_preference(row: dict[str, Any], source: str) -> dict[str, Any]:
+    if row.get("prompt") is None:
+        prompt, chosen, rejected = _shared_prompt(row)
+    else:
+        prompt = _prompt_of(row)
+        chosen, rejected = _reply(row, "chosen", prompt), _reply(row, "rejected", prompt)
+    if " ".join(chosen.split()) == " ".join(rejected.split()):
+        raise RecordError("rejected", "same reply as chosen (after whitespace normalisation)")
+    return _preference_record(source, row, prompt, PREFERENCE_USED, chosen=chosen, rejected=rejected)
+
+
+@register("unpaired", _is_unpaired, "Unpaired preferences (KTO): `prompt`, `completion` (a string or one assistant "
+          "message), `label` (true: desirable)")
+def adapt_unpaired(row: dict[str, Any], source: str) -> dict[str, Any]:
+    prompt = _prompt_of(row)
+    completion = _reply(row, "completion", prompt)
+    label = _label(row.get("label"))
+    used = frozenset(("prompt", "completion", "label", "system", "lang", "language"))
+    return _preference_record(source, row, prompt, used, completion=completion, label=label)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from ..executors.config import ExecutorConfig
 from ..io.reader import SourceSpec
@@ -61,7 +61,12 @@ class Stage(Strict):
 
     sources: list[str] = Field(default_factory=list, description="Sources in this stage (all when empty).")
     tags: list[str] = Field(default_factory=list, description="Or: sources with one of these tags.")
-    tasks: list[Literal["instruction", "dialogue", "mcq", "text"]] = Field(default_factory=list)
+    tasks: list[Literal["instruction", "dialogue", "mcq", "text", "preference"]] = Field(
+        default_factory=list, description="Only these tasks (all but preference when empty).")
+    preference: Literal["paired", "unpaired"] | None = Field(
+        None, description="An alignment stage: it takes only preference records and exports TRL's columns, "
+        "paired (prompt, chosen, rejected) or unpaired (prompt, completion, label; pairs are split in two). "
+        "`tasks: [preference]` means paired.")
     langs: list[str] = Field(default_factory=list, description="Only these languages (all when empty).")
     min_scores: dict[str, float] = Field(
         default_factory=dict, description="Dotted path to a score and its minimum, e.g. meta.judge.overall: 4.")
@@ -74,7 +79,25 @@ class Stage(Strict):
     max_upsample: float = Field(1.0, ge=1, description="Most times one record may appear in the stage.")
     temperature: float = Field(1.0, gt=0, description="Language balancing: share of a language ∝ n^(1/T).")
     replay: Replay | None = None
-    validation: float = Field(0.0, ge=0, lt=1, description="Share held out, stratified by source and language.")
+    validation: float = Field(0.0, ge=0, lt=1, description="Share held out, stratified by source and language; "
+                                                           "by prompt in a preference stage.")
+
+    @model_validator(mode="after")
+    def _one_kind_of_record(self) -> Stage:
+        """A stage trains on preferences or on other records, never both: the trainer's objective differs."""
+        if "preference" in self.tasks and len(self.tasks) > 1:
+            raise ValueError("a stage takes preference records or other records, not both (tasks: "
+                             f"{', '.join(self.tasks)}); make a separate stage for the preference records")
+        if self.preference is not None and self.tasks and self.tasks != ["preference"]:
+            raise ValueError(f"`preference: {self.preference}` makes an alignment stage, which takes only "
+                             f"preference records (tasks: {', '.join(self.tasks)})")
+        return self
+
+    def kind(self) -> str | None:
+        """paired or unpaired for a stage of preference records; None for any other stage."""
+        if self.preference is not None:
+            return self.preference
+        return "paired" if self.tasks == ["preference"] else None
 
 
 class Export(Strict):
