@@ -1,11 +1,17 @@
-"""Near-duplicate detection: this step against datasketch (used the obvious way) and rensa, same corpus.
+"""Near-duplicate detection: this step against datatrove's MinHash pipeline, datasketch (the obvious way), rensa.
 
-Run: .venv/bin/python benchmarks/dedupe.py [--records 100000] [--scale 1000000]
+Run: .venv/bin/python benchmarks/dedupe.py [--records 100000] [--rounds 1] [--workers 2] [--scale 1000000]
 
 The corpus is generated medical-style text with planted near-duplicate pairs (word edits, an inserted
 sentence, reordered sentences, truncation) and planted look-alike distinct pairs (same opening sentences,
 different rest). All three methods use word 3-gram shingles, 128 permutations and a 0.7 threshold; each is
 scored by precision, recall and F1 over pairs (a record and the earlier record it is flagged to duplicate).
+Peers: datatrove 0.10.1's four-stage MinHash pipeline (signatures, buckets, clusters, filter; 16 bands of 8
+hashes, `--workers` processes), and rensa, each in its own virtual environment under benchmarks/.venvs/ (made
+on first run, see benchmarks/_peers.py). Every method runs in a fresh process that reads the same texts from
+JSONL files, the methods alternating for `--rounds` rounds; peak resident memory is that of the whole process
+tree (datatrove forks its workers, which the parent's `ru_maxrss` never sees), sampled every 50 ms. datatrove
+pairs each removed document with the member of its cluster that it keeps.
 With --scale N, the step alone also runs on N records of about 150 words in a fresh process, reporting wall
 time and peak memory.
 
@@ -265,38 +271,115 @@ def scale_run(n: int) -> None:
           f"process, the generated corpus included: {before:.2f} GB before the step)")
 
 
+TEXTS = ROOT / "benchmarks" / "_data" / "dedupe"
+RENSA = ["rensa==0.5.0"]
+DATATROVE = ["datatrove[processing]==0.10.1", "spacy==3.8.18", "jieba==0.42.1", "orjson==3.13.0"]
+BANDS, ROWS = 16, 8  # datatrove's banding: 16 bands of 8 hashes, the 128 permutations of the others
+
+
+def write_texts(texts: list[str], files: int) -> Path:
+    """The corpus as JSONL files (one per datatrove task), the order of ids kept across files."""
+    import json
+
+    folder = TEXTS / "input"
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.jsonl"):
+        old.unlink()
+    size = -(-len(texts) // files)
+    for k in range(files):
+        with (folder / f"{k:03d}.jsonl").open("w", encoding="utf-8") as f:
+            for i in range(k * size, min(len(texts), (k + 1) * size)):
+                f.write(json.dumps({"id": str(i), "text": texts[i]}) + "\n")
+    return folder
+
+
+def read_texts(folder: Path) -> list[str]:
+    import json
+
+    rows = [json.loads(line) for path in sorted(folder.glob("*.jsonl")) for line in path.open(encoding="utf-8")]
+    return [r["text"] for r in sorted(rows, key=lambda r: int(r["id"]))]
+
+
+def method_worker(name: str, folder: Path) -> None:
+    """In a fresh process: one method over the texts; prints seconds and pairs as JSON."""
+    import json
+
+    texts = read_texts(folder)
+    fn = {"datasketch": run_datasketch, "rensa": run_rensa, "step-1": lambda t: run_step(t, 1),
+          "step-2": lambda t: run_step(t, 2)}[name]
+    t = time.perf_counter()
+    pairs = fn(texts)
+    print(json.dumps({"seconds": time.perf_counter() - t, "pairs": sorted(pairs)}))
+
+
+def compare(texts: list[str], truth: set[tuple[int, int]], rounds: int, workers: int, baselines: bool) -> None:
+    """Every method in its own process, alternating for `rounds` rounds; time, F1 and process-tree peak."""
+    import json
+    import shutil
+
+    from benchmarks._peers import peer_python, run_measured
+
+    folder = write_texts(texts, workers)
+    me = [sys.executable, str(Path(__file__).resolve())]
+    dt = [str(peer_python("datatrove", DATATROVE)), str(ROOT / "benchmarks" / "_datatrove_minhash.py"), str(folder),
+          str(TEXTS / "datatrove"), str(workers), str(NGRAM), str(BANDS), str(ROWS)]
+    methods = {
+        "(a) datasketch, obvious: MinHash.update per shingle, LSH insert+query": [*me, "--method", "datasketch"],
+        "(b) rensa: RMinHash + RMinHashLSH, jaccard-checked": [
+            str(peer_python("rensa", RENSA)), __file__, "--method", "rensa"],
+        f"(d) datatrove: 4-stage MinHash pipeline, {BANDS}x{ROWS} bands, {workers} processes": dt,
+        "(c) medcurate dedupe step, 1 thread": [*me, "--method", "step-1"],
+        f"(c) medcurate dedupe step, {workers} threads": [*me, "--method", f"step-{workers}"],
+    }
+    if not baselines:
+        methods = {k: v for k, v in methods.items() if k.startswith(("(c)", "(d)"))}
+    runs: dict[str, list[tuple[float, int, tuple[float, float, float]]]] = {m: [] for m in methods}
+    for r in range(rounds):
+        for name, cmd in methods.items():
+            shutil.rmtree(TEXTS / "datatrove", ignore_errors=True)
+            if cmd[-2] == "--method":
+                cmd = [*cmd, "--texts", str(folder)]
+            with (TEXTS / "methods.log").open("a") as log:  # datatrove's progress logs, kept out of the table
+                _, peak, out = run_measured(cmd, cwd=ROOT, stderr=log)
+            res = json.loads(out.strip().splitlines()[-1])
+            pred = {(min(int(a), int(b)), max(int(a), int(b))) for a, b in res["pairs"]}
+            runs[name].append((res["seconds"], peak, score(pred, truth)))
+            print(f"  [round {r + 1}] {name}: {res['seconds']:.1f}s, peak {peak / 2**20:,.0f} MiB"
+                  + (f", stages {', '.join(f'{k} {v:.1f}s' for k, v in res['stages'].items())}"
+                     if "stages" in res else ""), flush=True)
+    print(f"\n{'method':<72} {'seconds':>13} {'records/s':>10} {'P':>6} {'R':>6} {'F1':>6} {'tree peak MiB':>14}")
+    for name, rs in runs.items():
+        secs = sorted(x[0] for x in rs)
+        peaks = sorted(x[1] / 2**20 for x in rs)
+        p, rec, f = rs[-1][2]
+        print(f"{name:<72} {secs[0]:>6.1f}-{secs[-1]:<6.1f} {len(texts) / secs[0]:>10,.0f} {p:>6.3f} {rec:>6.3f} "
+              f"{f:>6.3f} {peaks[0]:>6,.0f}-{peaks[-1]:<7,.0f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=100_000)
+    ap.add_argument("--rounds", type=int, default=1, help="rounds of the methods, alternating")
+    ap.add_argument("--workers", type=int, default=2, help="datatrove processes and the step's threads")
     ap.add_argument("--scale", type=int, default=0, help="also run the step alone on this many records")
     ap.add_argument("--scale-only", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--method", help=argparse.SUPPRESS)
+    ap.add_argument("--texts", help=argparse.SUPPRESS)
     ap.add_argument("--diseases", type=int, default=1500, help="rare diseases in the templated Q&A corpus")
-    ap.add_argument("--no-baselines", action="store_true", help="skip datasketch and rensa")
+    ap.add_argument("--no-baselines", action="store_true", help="skip datasketch and rensa (datatrove stays)")
     args = ap.parse_args()
     if args.scale_only:
         scale_run(args.scale_only)
+        return
+    if args.method:
+        method_worker(args.method, Path(args.texts))
         return
     convs, groups = templated_qa(args.diseases)
     print(f"templated Q&A: {templated_report(convs, groups)}", flush=True)
     texts, truth = corpus(args.records)
     print(f"corpus: {len(texts):,} records, {len(truth):,} planted near-duplicate pairs, "
           f"{sum(len(t.split()) for t in texts) / len(texts):.0f} words each", flush=True)
-    rows = []
-    methods = [("(a) datasketch, obvious: MinHash.update per shingle, LSH insert+query", run_datasketch),
-               ("(b) rensa: RMinHash + RMinHashLSH, jaccard-checked", run_rensa)]
-    methods = ([] if args.no_baselines else methods) + [
-        ("(c) medcurate dedupe step, 1 thread", lambda t: run_step(t, 1)),
-        ("(c) medcurate dedupe step, 2 threads", lambda t: run_step(t, 2))]
-    for name, fn in methods:
-        t0 = time.perf_counter()
-        pred = fn(texts)
-        secs = time.perf_counter() - t0
-        rows.append((name, secs, *score(pred, truth)))
-        print(f"  {name}: {secs:.1f}s", flush=True)
-    base = rows[0][1]
-    print(f"\n{'method':<72} {'seconds':>8} {'records/s':>10} {'vs first':>8} {'P':>6} {'R':>6} {'F1':>6}")
-    for name, secs, p, r, f in rows:
-        print(f"{name:<72} {secs:>8.1f} {len(texts) / secs:>10,.0f} {base / secs:>7.1f}x {p:>6.3f} {r:>6.3f} {f:>6.3f}")
+    compare(texts, truth, args.rounds, args.workers, not args.no_baselines)
     if args.scale:
         subprocess.run([sys.executable, __file__, "--scale-only", str(args.scale)], check=True)
 

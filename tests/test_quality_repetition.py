@@ -98,3 +98,22 @@ def test_documents_keep_gophers_fraction_rules():
     assert "repeated paragraphs" in repetition_fails(doc)  # two of three paragraphs the same: a Gopher reject
     as_answer = qa("Why does antimicrobial resistance arise?", doc["text"])
     assert repetition_fails(as_answer) == set()  # in an answer, a paragraph said twice is not yet a loop
+
+
+def test_gophers_ngram_rules_for_documents_when_asked():
+    """With gopher_ngrams, a document that keeps saying one phrase fails Gopher's top n-gram rule, and the
+    statistics are in meta; by default they are neither measured nor applied."""
+    text = " ".join([
+        "Blood pressure rises with age in most adults.", "Home blood pressure readings are more reliable.",
+        "Blood pressure above 140/90 mmHg is hypertension.", "Salt raises blood pressure in many people.",
+        "Blood pressure falls with regular walking.", "Measure blood pressure on both arms at first.",
+        "Blood pressure drugs include ACE inhibitors.", "Night-time blood pressure predicts strokes.",
+        "Blood pressure targets are lower in diabetes.", "Record blood pressure twice every morning."])
+    record = {"id": "d", "task": "text", "messages": None, "text": text, "meta": {}}
+    step = Quality(Quality.Config(gopher_ngrams=True))
+    q = step.measure(record)
+    assert q["top_ngram"]["2"] > step.config.max_top_ngram_frac[2]
+    assert "repeated 2-gram" in step.decide(q, "text")
+    assert "top_ngram" not in Quality().measure(record)
+    assert repetition_fails(record) == set()
+    assert not set(step.decide(step.measure(qa("How is blood pressure treated?", text)), "instruction")) & REPETITION

@@ -14,6 +14,9 @@ task is instead held to rules that copy-paste and looping generation break and c
 line or paragraph that occurs three or more times, and word 10-grams that occur three or more times
 covering a large part of a message. An MCQ item is measured field by field (stem, each option,
 explanation), never as one block in which options echo each other.
+
+`process_batch` measures a chunk of records at once, its per-text statistics vectorised in
+`curation.quality_stats`; `measure` stays the record-by-record reference whose numbers it reproduces exactly.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from ..quality_stats import count_words, may_match, text_stats
 from ..relevance import DATA, DEFAULT_MIN_SCORE, LEXICON, medical_score
 from .base import FILES, RecordStep, Reject, StepConfig, answer_and_question, register, texts_of
 
@@ -59,6 +63,10 @@ class QualityConfig(StepConfig):
         "fraction rules (the max_dup_* and max_top_ngram_* thresholds); other tasks get the repeat rules only.")
     max_dup_line_frac: float = 0.3
     max_dup_para_frac: float = 0.3
+    gopher_ngrams: bool = Field(
+        False, description="Also hold documents to Gopher's top and duplicated n-gram rules (the max_top_ngram_frac "
+        "and max_dup_ngram_frac thresholds), storing those statistics in meta. Off by default: on medical "
+        "abstracts they misfire, since a study repeats its defining phrase ('the lower body mass index group').")
     max_top_ngram_frac: dict[int, float] = Field(default_factory=lambda: dict(DEFAULT_TOP_NGRAM))
     max_dup_ngram_frac: dict[int, float] = Field(default_factory=lambda: dict(DEFAULT_DUP_NGRAM))
     ngram_min_words: int = Field(50, description="Documents with fewer words are too short for Gopher's n-gram "
@@ -210,23 +218,78 @@ class Quality(RecordStep):
             q["para_repeats"] = max(q["para_repeats"], max_repeats(paras))
             tw = [w.lower() for w in WORD.findall(text)]
             q["loop_frac"] = max(q["loop_frac"], loop_fraction(tw, c.loop_ngram))
-            if gopher and len(tw) >= c.ngram_min_words and is_spaced(text):
+            if gopher and c.gopher_ngrams and len(tw) >= c.ngram_min_words and is_spaced(text):
                 for n in c.max_top_ngram_frac:
                     top[n] = max(top.get(n, 0.0), top_ngram_frac(tw, n))
                 for n in c.max_dup_ngram_frac:
                     dup[n] = max(dup.get(n, 0.0), dup_ngram_frac(tw, n))
+        if top or dup:  # string keys: meta travels as JSON
+            q["top_ngram"] = {str(n): v for n, v in top.items()}
+            q["dup_ngram"] = {str(n): v for n, v in dup.items()}
+        self.finish(q, record, content, len(words), len(WORD.findall(answer_and_question(record)[0])))
+        return q
+
+    def finish(self, q: dict, record, content: str, n_words: int, answer_words: int, *,
+               may_refuse: bool = True, may_dangle: bool = True) -> None:
+        """The statistics over a record's whole content and its answer, shared by both paths; `may_refuse` and
+        `may_dangle` False say that a vectorised superset pass already ruled the refusal or dangling-end
+        pattern out."""
         symbols = content.count("#") + content.count("...") + content.count("…")
-        q["symbol_word_ratio"] = round(symbols / max(1, len(words)), 4)
+        q["symbol_word_ratio"] = round(symbols / max(1, n_words), 4)
         q["medical_score"] = medical_score(content, self.lexicon_path)
         answer, question = answer_and_question(record)
         if answer and record.get("task") != "mcq":
-            q["answer_words"] = len(WORD.findall(answer))
+            q["answer_words"] = answer_words
             na, nq = norm(answer), norm(question)
             q["restated"] = bool(na) and (na == nq or (na in nq and len(na) > 0.8 * len(nq)))
-            q["refusal"] = bool(REFUSAL.search(answer))
+            q["refusal"] = may_refuse and bool(REFUSAL.search(answer))
             tail = answer.rstrip()
-            q["truncated"] = bool(DANGLING.search(tail[-40:])) or tail.count("(") > tail.count(")")
-        return q
+            dangles = may_dangle and bool(DANGLING.search(tail[-40:]))
+            q["truncated"] = dangles or tail.count("(") > tail.count(")")
+
+    def measure_batch(self, records: list) -> list[dict] | None:
+        """`measure` for many records at once, the per-text statistics vectorised (`curation.quality_stats`);
+        the same dicts, key order included. None when the batch cannot be vectorised (see quality_stats)."""
+        c = self.config
+        contents = ["\n".join(t for _, t in texts_of(r)) for r in records]
+        answers = [answer_and_question(r)[0] for r in records]
+        per_record = [repetition_texts(r) for r in records]
+        texts = [t for ts in per_record for t in ts]
+        counts = count_words(contents + answers)
+        gopher = [c.gopher_ngrams and r.get("task") in c.gopher_tasks for r, ts in zip(records, per_record)
+                  for _ in ts]
+        stats = None if counts is None else text_stats(
+            texts, gopher, loop_ngram=c.loop_ngram, ngram_min_words=c.ngram_min_words,
+            top_ns=c.max_top_ngram_frac if c.gopher_ngrams else (),
+            dup_ns=c.max_dup_ngram_frac if c.gopher_ngrams else (), spaced=is_spaced)
+        refuse = may_match(REFUSAL, answers)
+        dangle = may_match(DANGLING, [a.rstrip()[-40:] for a in answers])
+        if stats is None or refuse is None or dangle is None:
+            return None
+        tokens = self._tokenizer(contents, add_special_tokens=False)["input_ids"] if self._tokenizer else None
+        out, k = [], 0
+        for j, (record, content, ts) in enumerate(zip(records, contents, per_record)):
+            q: dict = {"chars": len(content), "words": counts[j]}
+            if tokens is not None:
+                q["tokens"] = len(tokens[j])
+            span = range(k, k + len(ts))
+            k += len(ts)
+            q["dup_line_frac"] = max([0.0, *(stats.dup_line_frac[i] for i in span)])
+            q["dup_para_frac"] = max([0.0, *(stats.dup_para_frac[i] for i in span)])
+            q["loop_frac"] = max([0.0, *(stats.loop_frac[i] for i in span)])
+            q["line_repeats"] = max([0, *(stats.line_repeats[i] for i in span)])
+            q["para_repeats"] = max([0, *(stats.para_repeats[i] for i in span)])
+            top = {n: max(v[i] for i in span if v[i] is not None) for n, v in stats.top.items()
+                   if any(v[i] is not None for i in span)}
+            dup = {n: max(v[i] for i in span if v[i] is not None) for n, v in stats.dup.items()
+                   if any(v[i] is not None for i in span)}
+            if top or dup:
+                q["top_ngram"] = {str(n): v for n, v in top.items()}
+                q["dup_ngram"] = {str(n): v for n, v in dup.items()}
+            self.finish(q, record, content, counts[j], counts[len(records) + j], may_refuse=refuse[j],
+                        may_dangle=dangle[j])
+            out.append(q)
+        return out
 
     def decide(self, q: dict, task: str | None = None) -> list[str]:
         c = self.config
@@ -274,15 +337,26 @@ class Quality(RecordStep):
             fails.append("not medical")
         return fails
 
-    def process(self, record):
-        self.setup()
-        q = self.measure(record)
+    def judge(self, record, q: dict) -> Reject | None:
+        """Store the statistics in the record's meta (kept or not) and decide."""
         fails = self.decide(q, record.get("task"))
         q["failed"] = fails
         record["meta"]["quality"] = q
-        if fails:
-            raise Reject(fails[0], {"failed": fails, "quality": q})
+        return Reject(fails[0], {"failed": fails, "quality": q}) if fails else None
+
+    def process(self, record):
+        self.setup()
+        outcome = self.judge(record, self.measure(record))
+        if outcome is not None:
+            raise outcome
         return None
+
+    def process_batch(self, records: list) -> list[Reject | None]:
+        """`process` for a batch: one outcome per record (None: kept), with the statistics measured vectorised.
+        A batch the vectorised path cannot take is measured record by record; either way the same result."""
+        self.setup()
+        measured = self.measure_batch(records) or [self.measure(r) for r in records]
+        return [self.judge(r, q) for r, q in zip(records, measured)]
 
 
 def load_tokenizer(name: str):
