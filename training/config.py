@@ -13,7 +13,7 @@ from .evaluation.config import EvalSpec
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class RandomModel(Strict):
@@ -45,10 +45,15 @@ class LoraSpec(Strict):
     target_modules: list[str] | str = Field("all-linear", description="Module names, or all-linear.")
 
 
+PREFERENCE = ("dpo", "ipo", "kto", "orpo", "simpo")
+REFERENCE_FREE = ("orpo", "simpo")
+
+
 class StageSpec(Strict):
     name: str = Field(description="The exported dataset config (the mixture's stage) this stage trains on.")
-    objective: Literal["sft", "cpt"] = Field("sft", description="sft: chat template, loss on assistant turns; "
-                                                                "cpt: causal LM on text.")
+    objective: Literal["sft", "cpt", "dpo", "ipo", "kto", "orpo", "simpo"] = Field(
+        "sft", description="sft: chat template, loss on assistant turns; cpt: causal LM on text; dpo (sigmoid), ipo, "
+                           "kto, orpo, simpo: preference objectives on the stage's pairs (kto: labelled completions).")
     method: Literal["full", "lora", "dora", "qlora", "prompt", "prefix"] = "lora"
     adapter_policy: Literal["continue", "merge_then_new", "full"] = Field(
         "merge_then_new", description="How this stage starts from the previous one's adapter.")
@@ -65,6 +70,34 @@ class StageSpec(Strict):
     packing: bool = True
     overlong: Literal["truncate", "drop"] = Field("truncate", description="Examples longer than max_length.")
     eval: bool = Field(True, description="Evaluation loss on the stage's validation split, when it has one.")
+    beta: float | None = Field(None, gt=0, description="dpo, ipo, kto, simpo: the preference temperature (TRL's "
+                                                       "beta); 0.1 when left out (simpo: 2.0).")
+    gamma: float | None = Field(None, ge=0, description="simpo: the target reward margin (TRL's simpo_gamma); 0.5 "
+                                                        "when left out.")
+    orpo_lambda: float | None = Field(None, gt=0, alias="lambda", description="orpo: the weight of the odds-ratio "
+                                                                              "term (TRL's beta); 0.1 when left out.")
+    desirable_weight: float | None = Field(None, gt=0, description="kto: weight of desirable completions' losses; 1.0 "
+                                                                   "when left out.")
+    undesirable_weight: float | None = Field(None, gt=0, description="kto: weight of undesirable completions' losses; "
+                                                                     "1.0 when left out.")
+    sft_weight: float | None = Field(None, ge=0, description="dpo, ipo, simpo: weight of an NLL term on the chosen "
+                                                             "reply (TRL's rpo_alpha), which counters the fall in "
+                                                             "chosen likelihood; none when left out.")
+    reference: str | None = Field(None, description="dpo, ipo, kto: the reference policy. Only the model the stage "
+                                                    "starts from is accepted: `start` (the default), `base` on the "
+                                                    "first stage, or the previous stage's name.")
+
+    @property
+    def preference(self) -> bool:
+        return self.objective in PREFERENCE
+
+    def setting(self, name: str) -> float:
+        """A preference setting, or its default for this objective (TRL's defaults, SimPO's paper for its beta)."""
+        value = getattr(self, name)
+        if value is not None:
+            return value
+        return {"beta": 2.0 if self.objective == "simpo" else 0.1, "gamma": 0.5, "orpo_lambda": 0.1,
+                "desirable_weight": 1.0, "undesirable_weight": 1.0, "sft_weight": 0.0}[name]
 
     @model_validator(mode="after")
     def policy_matches_method(self) -> StageSpec:

@@ -30,6 +30,19 @@ from .data import Collator, Tally, examples_from_records, fit, pack_best_fit, pa
 from .loss import LearnedPositionsTrainer
 from .model import load_model, load_tokenizer, module_names
 from .peft_setup import adapter_config, check_method
+from .preference import (
+    PairCollator,
+    PreferenceTrainer,
+    add_reference,
+    build,
+    check_data,
+    check_settings,
+    data_kind,
+    evaluate_pairs,
+    read_rows,
+    split_columns,
+    unpair,
+)
 
 DONE = "stage.json"
 
@@ -118,6 +131,13 @@ class StageRunner:
                                      f"tokens cannot be merged into weights for the next stage)")
             if i == 0 and stage.adapter_policy == "continue" and stage.method != "full":
                 stage.adapter_policy = "merge_then_new"  # nothing to continue from yet
+            check_settings(stage, where, i, names[i - 1] if i else None)
+            kind = data_kind(split_columns(self.data, stage.name, "train"))
+            if stage.preference or kind is not None:
+                rows = self.preference_rows(stage, "train", kind) or []
+                check_data(rows, kind, stage, where)
+                build(rows, self.tokenizer, stage, f"{where} train")
+                continue
             records = read_split(self.data, stage.name, "train") or []
             if not records:
                 raise MedcurateError(f"{where}: the train split is empty")
@@ -139,6 +159,14 @@ class StageRunner:
                                      f"(this model has: {', '.join(linear)})")
         if len(set(names)) != len(names):
             raise MedcurateError("train.stages: a stage name appears twice")
+
+    def preference_rows(self, stage: StageSpec, split: str, kind: str | None = None) -> list[dict[str, Any]] | None:
+        """A preference split's rows; paired rows unpaired for kto."""
+        rows = read_rows(self.data, stage.name, split)
+        kind = kind or data_kind(split_columns(self.data, stage.name, split))
+        if rows and stage.objective == "kto" and kind == "paired":
+            return unpair(rows)
+        return rows
 
     def base_folder(self) -> Path:
         """The original weights on disk (a random model is saved once, so every stage can start from a folder)."""
@@ -202,8 +230,6 @@ class StageRunner:
         return done
 
     def run(self, resume: bool = True) -> dict[str, Any]:
-        from transformers import TrainingArguments
-
         self.validate()
         report: dict[str, Any] = {}
         base_scores = self.score_base()
@@ -226,35 +252,16 @@ class StageRunner:
                 shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True, exist_ok=True)
             started.write_text(key)
-            train_records = read_split(self.data, stage.name, "train") or []
-            train, tally = build_dataset(train_records, self.tokenizer, stage, f"{self.data}/data/{stage.name} train")
-            val_records = read_split(self.data, stage.name, "validation") if stage.eval else None
-            val = build_dataset(val_records, self.tokenizer, stage, "validation")[0] if val_records else None
             model, base = self.start_model(k, stage, folder)
             if self.cfg.gradient_checkpointing:
                 model.gradient_checkpointing_enable()
-            attention = collator_attention(model)
-            cuda = torch.cuda.is_available()
-            args = TrainingArguments(
-                output_dir=str(folder / "checkpoints"), per_device_train_batch_size=stage.batch_size,
-                per_device_eval_batch_size=stage.batch_size, gradient_accumulation_steps=stage.grad_accum,
-                learning_rate=stage.learning_rate, num_train_epochs=stage.epochs, max_steps=stage.max_steps,
-                warmup_steps=stage.warmup_ratio, lr_scheduler_type=stage.scheduler,  # warm-up below 1: a share of steps
-                logging_steps=self.cfg.logging_steps,
-                save_steps=self.cfg.save_steps, save_total_limit=2, seed=self.cfg.seed, report_to=[],
-                remove_unused_columns=False, eval_strategy="epoch" if val else "no", prediction_loss_only=True,
-                use_cpu=not cuda, bf16=cuda and model.dtype == torch.bfloat16, dataloader_num_workers=0,
-                disable_tqdm=False)
-            trainer = LearnedPositionsTrainer(model=model, args=args, train_dataset=train, eval_dataset=val,
-                                              data_collator=Collator(self.tokenizer.pad_token_id, attention),
-                              callbacks=[JsonLog(folder / "log.jsonl")])
             checkpoint = _last_checkpoint(folder / "checkpoints") if resume else None
             if checkpoint:
                 self.say(f"stage {stage.name}: resuming from {checkpoint}")
-            result = trainer.train(resume_from_checkpoint=checkpoint)
-            metrics = {"train_loss": result.training_loss, "steps": result.global_step, "data": tally.to_dict()}
-            if val:
-                metrics["eval_loss"] = trainer.evaluate()["eval_loss"]
+            if stage.preference:
+                metrics, tally = self.train_preference(k, stage, model, folder, checkpoint)
+            else:
+                metrics, tally = self.train_lm(stage, model, folder, checkpoint)
             done = {"stage": stage.name, "key": key, "base": base, **metrics}
             scores = self.score(model, f"after {stage.name}", folder)
             if scores is not None:
@@ -269,8 +276,65 @@ class StageRunner:
             (folder / DONE).write_text(json.dumps(done, indent=2))
             report[stage.name] = done
             self.say(f"stage {stage.name}: loss {metrics['train_loss']:.4f} after {metrics['steps']} steps; "
-                     f"packing efficiency {tally.efficiency:.1%}")
+                     f"packing efficiency {metrics['data']['packing_efficiency']:.1%}")
         return report
+
+    def arguments(self, stage: StageSpec, folder: Path, model: Any, evaluate: bool) -> Any:
+        from transformers import TrainingArguments
+
+        cuda = torch.cuda.is_available()
+        return TrainingArguments(
+            output_dir=str(folder / "checkpoints"), per_device_train_batch_size=stage.batch_size,
+            per_device_eval_batch_size=stage.batch_size, gradient_accumulation_steps=stage.grad_accum,
+            learning_rate=stage.learning_rate, num_train_epochs=stage.epochs, max_steps=stage.max_steps,
+            warmup_steps=stage.warmup_ratio, lr_scheduler_type=stage.scheduler,  # warm-up below 1: a share of steps
+            logging_steps=self.cfg.logging_steps,
+            save_steps=self.cfg.save_steps, save_total_limit=2, seed=self.cfg.seed, report_to=[],
+            remove_unused_columns=False, eval_strategy="epoch" if evaluate else "no", prediction_loss_only=True,
+            use_cpu=not cuda, bf16=cuda and model.dtype == torch.bfloat16, dataloader_num_workers=0,
+            disable_tqdm=False)
+
+    def train_lm(self, stage: StageSpec, model: Any, folder: Path, checkpoint: str | None
+                 ) -> tuple[dict[str, Any], Tally]:
+        """sft / cpt: packed examples, the loss at the learned positions."""
+        train_records = read_split(self.data, stage.name, "train") or []
+        train, tally = build_dataset(train_records, self.tokenizer, stage, f"{self.data}/data/{stage.name} train")
+        val_records = read_split(self.data, stage.name, "validation") if stage.eval else None
+        val = build_dataset(val_records, self.tokenizer, stage, "validation")[0] if val_records else None
+        collate = Collator(self.tokenizer.pad_token_id, collator_attention(model))
+        trainer = LearnedPositionsTrainer(model=model, args=self.arguments(stage, folder, model, bool(val)),
+                                          train_dataset=train, eval_dataset=val, data_collator=collate,
+                                          callbacks=[JsonLog(folder / "log.jsonl")])
+        result = trainer.train(resume_from_checkpoint=checkpoint)
+        metrics = {"train_loss": result.training_loss, "steps": result.global_step, "data": tally.to_dict()}
+        if val:
+            metrics["eval_loss"] = trainer.evaluate()["eval_loss"]
+        return metrics, tally
+
+    def train_preference(self, k: int, stage: StageSpec, model: Any, folder: Path, checkpoint: str | None
+                         ) -> tuple[dict[str, Any], Any]:
+        """dpo / ipo / kto / orpo / simpo: pairs packed per batch, reference log-probabilities computed once from the
+        model the stage starts from, reward accuracy and margin on the validation pairs."""
+        where = f"{self.data}/data/{stage.name}"
+        train, tally = build(self.preference_rows(stage, "train") or [], self.tokenizer, stage, f"{where} train")
+        val_rows = self.preference_rows(stage, "validation") if stage.eval else None
+        val = build(val_rows, self.tokenizer, stage, f"{where} validation")[0] if val_rows else []
+        collate = PairCollator(self.tokenizer.pad_token_id, collator_attention(model))
+        prev = self.cfg.stages[k - 1].name if k else None
+        continued = prev is not None and stage.adapter_policy == "continue" and stage.method != "full"
+        for examples in (train, val):
+            add_reference(model, examples, stage, collate, fresh_adapter=not continued)
+        trainer = PreferenceTrainer(model=model, args=self.arguments(stage, folder, model, False), train_dataset=train,
+                                    data_collator=collate, callbacks=[JsonLog(folder / "log.jsonl")], stage=stage)
+        result = trainer.train(resume_from_checkpoint=checkpoint)
+        losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+        metrics: dict[str, Any] = {"objective": stage.objective, "train_loss": result.training_loss,
+                                   "steps": result.global_step, "data": tally.to_dict(),
+                                   "first_loss": losses[0] if losses else None,
+                                   "last_loss": losses[-1] if losses else None}
+        if val:
+            metrics.update(evaluate_pairs(model, val, stage, collate))
+        return metrics, tally
 
     def merge(self, report: dict[str, Any], card: str) -> Path:
         last = report[self.cfg.stages[-1].name]

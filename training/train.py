@@ -66,16 +66,24 @@ def eval_table(cfg: TrainConfig, report: dict[str, Any]) -> str:
             f"model and after each stage ({n}):\n\n" + "\n".join(lines) + "\n")
 
 
+def _rewards(done: dict[str, Any]) -> str:
+    """A preference stage's reward accuracy and margin on its validation pairs; a dash for other stages."""
+    if done.get("reward_accuracy") is None:
+        return "–"
+    return f"{100 * done['reward_accuracy']:.1f}% ({done['reward_margin']:+.3f})"
+
+
 def model_card(title: str, cfg: TrainConfig, report: dict[str, Any]) -> str:
     rows = "\n".join(f"| {name} | {s.objective} | {s.method} | {s.adapter_policy} | {report[name]['steps']} | "
-                     f"{report[name]['train_loss']:.4f} | {report[name].get('eval_loss', float('nan')):.4f} |"
-                     for name, s in ((s.name, s) for s in cfg.stages))
+                     f"{report[name]['train_loss']:.4f} | {report[name].get('eval_loss', float('nan')):.4f} | "
+                     f"{_rewards(report[name])} |" for name, s in ((s.name, s) for s in cfg.stages))
     base = cfg.model.path or ("random " + cfg.model.random.model_dump_json() if cfg.model.random
                               else "SmolLM2-135M-Instruct (GGUF)")
     return (f"---\ntags: [medical, medcurate]\n---\n\n# {title}: merged model\n\nBase: {base}. Trained by "
             f"medcurate on the dataset built by recipe `{title}`, stage after stage:\n\n"
-            "| stage | objective | method | adapter policy | steps | train loss | eval loss |\n"
-            "|---|---|---|---|---:|---:|---:|\n" + rows + "\n" + eval_table(cfg, report))
+            "| stage | objective | method | adapter policy | steps | train loss | eval loss | "
+            "reward accuracy (margin), validation pairs |\n|---|---|---|---|---:|---:|---:|---:|\n" + rows + "\n"
+            + eval_table(cfg, report))
 
 
 def train(path: Path, *, resume: bool = True, say: Callable[[str], None] = print) -> dict[str, Any]:
