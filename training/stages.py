@@ -334,7 +334,41 @@ class StageRunner:
                                    "last_loss": losses[-1] if losses else None}
         if val:
             metrics.update(evaluate_pairs(model, val, stage, collate))
+        judged = self.win_rate(k, stage, model, val_rows or [])
+        if judged is not None:
+            metrics["win_rate"] = judged
         return metrics, tally
+
+    def stage_before(self, k: int) -> Any:
+        """The model stage k started from, loaded again (for a `continue` adapter or a full fine-tune, whose
+        starting weights are no longer in memory)."""
+        if k == 0:
+            return self._load_weights(str(self.base_folder()) if self.cfg.model.random is not None else None)
+        prev = json.loads((self.output / self.cfg.stages[k - 1].name / DONE).read_text())
+        return self._merged(prev["base"], prev["adapter"]) if prev.get("adapter") else self._load_weights(prev["model"])
+
+    def win_rate(self, k: int, stage: StageSpec, model: Any, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The judge's win rate of the aligned model over the stage-before model on the validation prompts. With a
+        fresh adapter the stage-before model is this one with its adapter disabled, so nothing is loaded twice."""
+        spec = self.cfg.eval.win_rate if self.cfg.eval is not None else None
+        if spec is None or not rows:
+            return None
+        from .evaluation.winrate import win_rate
+
+        prompts = [list(r["prompt"]) for r in rows]
+        langs = [r.get("lang") for r in rows]
+        fresh = stage.method != "full" and (k == 0 or stage.adapter_policy != "continue")
+        before = None if fresh else self.stage_before(k)
+        result = win_rate(model, self.tokenizer, prompts, spec, before=before,
+                          before_context=model.disable_adapter if fresh else None, langs=langs,
+                          cache_path=self.output / "judge-cache.sqlite")
+        summary = {k2: v for k2, v in result.to_dict().items() if k2 != "rows"}
+        (self.output / stage.name / "win_rate.json").write_text(json.dumps(result.to_dict(), indent=2,
+                                                                           ensure_ascii=False), encoding="utf-8")
+        rate = "no valid verdict" if result.rate is None else f"{result.rate:.1%}"
+        self.say(f"stage {stage.name}: judge win rate over the stage before: {rate} ({result.wins} won, "
+                 f"{result.losses} lost, {result.ties} tied, {result.invalid} invalid verdicts)")
+        return summary
 
     def merge(self, report: dict[str, Any], card: str) -> Path:
         last = report[self.cfg.stages[-1].name]

@@ -73,16 +73,27 @@ def _rewards(done: dict[str, Any]) -> str:
     return f"{100 * done['reward_accuracy']:.1f}% ({done['reward_margin']:+.3f})"
 
 
+def _win_rate(done: dict[str, Any]) -> str:
+    """Wins, ties counted half, over the judge's valid verdicts; the counts beside, so a weak judge shows."""
+    w = done.get("win_rate")
+    if not w:
+        return "–"
+    rate = "–" if w.get("rate") is None else f"{100 * w['rate']:.1f}%"
+    return f"{rate} ({w['wins']}/{w['ties']}/{w['losses']}, {w['invalid']} invalid)"
+
+
 def model_card(title: str, cfg: TrainConfig, report: dict[str, Any]) -> str:
     rows = "\n".join(f"| {name} | {s.objective} | {s.method} | {s.adapter_policy} | {report[name]['steps']} | "
                      f"{report[name]['train_loss']:.4f} | {report[name].get('eval_loss', float('nan')):.4f} | "
-                     f"{_rewards(report[name])} |" for name, s in ((s.name, s) for s in cfg.stages))
+                     f"{_rewards(report[name])} | {_win_rate(report[name])} |"
+                     for name, s in ((s.name, s) for s in cfg.stages))
     base = cfg.model.path or ("random " + cfg.model.random.model_dump_json() if cfg.model.random
                               else "SmolLM2-135M-Instruct (GGUF)")
     return (f"---\ntags: [medical, medcurate]\n---\n\n# {title}: merged model\n\nBase: {base}. Trained by "
             f"medcurate on the dataset built by recipe `{title}`, stage after stage:\n\n"
             "| stage | objective | method | adapter policy | steps | train loss | eval loss | "
-            "reward accuracy (margin), validation pairs |\n|---|---|---|---|---:|---:|---:|---:|\n" + rows + "\n"
+            "reward accuracy (margin), validation pairs | judge win rate over the stage before (won/tied/lost) |\n"
+            "|---|---|---|---|---:|---:|---:|---:|---:|\n" + rows + "\n"
             + eval_table(cfg, report))
 
 
