@@ -2,11 +2,13 @@
 
 Consecutive per-record steps run together on chunks of records; with several workers the chunks go to a
 process pool (one trip per chunk for the whole run of steps) and come back in order, so the output is the
-same for any number of workers. A global step sees all records at once.
+same for any number of workers. A global step sees all records at once; a phased one runs its map phases over
+threads (`curation.steps.base.run_phases`).
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -14,16 +16,33 @@ from typing import Any
 
 from .ledger import Ledger, check_identities
 from .rejects import RejectWriter, reject
-from .steps.base import GlobalStep, Record, RecordStep, Reject, Step
+from .steps.base import GlobalStep, PhasedStep, Record, RecordStep, Reject, Step, run_phases
 
 CHUNK = 2000
 Rejected = list[tuple[Record, Reject]]
+
+
+def worker_context() -> multiprocessing.context.BaseContext:
+    """Workers start from a fresh forkserver, not a fork of this process: polars and torch keep thread pools
+    whose locks a fork copies mid-use, and a forked worker that then measures a batch with polars can hang."""
+    return multiprocessing.get_context("forkserver")
 
 
 def process_records(step: RecordStep, records: list[Record]) -> tuple[list[Record], Rejected]:
     step.setup()
     kept: list[Record] = []
     rejected: Rejected = []
+    try:
+        outcomes = step.process_batch(records)
+    except Exception:  # the batch as a whole failed: every record goes through `process`, which names its own error
+        outcomes = None
+    if outcomes is not None:
+        for rec, outcome in zip(records, outcomes, strict=True):
+            if outcome is None:
+                kept.append(rec)
+            else:
+                rejected.append((rec, outcome if isinstance(outcome, Reject) else Reject(outcome)))
+        return kept, rejected
     for rec in records:
         try:
             outcome = step.process(rec)
@@ -49,15 +68,22 @@ def _run_chain(args: tuple[Sequence[RecordStep], list[Record]]) -> tuple[list[Re
     return records, outcomes
 
 
-def _groups(steps: Sequence[Step]) -> list[list[Step]]:
-    """Consecutive per-record steps run together; a global step runs alone."""
-    groups: list[list[Step]] = []
-    for step in steps:
-        if isinstance(step, RecordStep) and groups and isinstance(groups[-1][-1], RecordStep):
-            groups[-1].append(step)
+def _groups(steps: Sequence[Step], names: Sequence[str]) -> list[list[tuple[Step, str]]]:
+    """Consecutive per-record steps run together; a global step runs alone. Each step with its name."""
+    groups: list[list[tuple[Step, str]]] = []
+    for step, name in zip(steps, names):
+        if isinstance(step, RecordStep) and groups and isinstance(groups[-1][-1][0], RecordStep):
+            groups[-1].append((step, name))
         else:
-            groups.append([step])
+            groups.append([(step, name)])
     return groups
+
+
+def apply_global(step: GlobalStep, records: list[Record], workers: int) -> tuple[list[Record], Rejected]:
+    """A global step over all records; a phased one with its map phases over `workers` threads."""
+    if isinstance(step, PhasedStep):
+        return run_phases(step, records, max(workers, step.threads()))
+    return step.apply(records)
 
 
 def run_steps(
@@ -68,25 +94,28 @@ def run_steps(
     ledger: Ledger,
     workers: int | None = 1,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
+    names: Sequence[str] | None = None,
 ) -> list[Record]:
-    """Apply steps in order; each step's in = kept + rejected is recorded and checked."""
+    """Apply steps in order; each step's in = kept + rejected is recorded and checked. `names`: what the ledger
+    and the rejects call each step (a recipe's step ids), the registered names by default."""
     workers = workers or os.cpu_count() or 1
-    pool = ProcessPoolExecutor(workers) if workers > 1 else None
+    pool = ProcessPoolExecutor(workers, mp_context=worker_context()) if workers > 1 else None
     try:
-        for group in _groups(steps):
-            label = " -> ".join(s.name for s in group)
+        for group in _groups(steps, names or [s.name for s in steps]):
+            label = " -> ".join(name for _, name in group)
             tick = progress(label, len(records)) if progress else None
-            if isinstance(group[0], GlobalStep):
+            first, first_name = group[0]
+            if isinstance(first, GlobalStep):
                 n_in = len(records)
-                kept, rejected = group[0].apply(records)
-                added = check_identities(group[0].name, records, kept + [rec for rec, _ in rejected])
-                _account(group[0], n_in, len(kept), rejected, rejects, ledger, added)
+                kept, rejected = apply_global(first, records, workers)
+                added = check_identities(first_name, records, kept + [rec for rec, _ in rejected])
+                _account(first_name, n_in, len(kept), rejected, rejects, ledger, added)
                 if tick:
                     tick(n_in)
                 records = kept
                 continue
             chunks = [records[i: i + CHUNK] for i in range(0, len(records), CHUNK)]
-            jobs = [(group, c) for c in chunks]
+            jobs = [([step for step, _ in group], c) for c in chunks]
             results = pool.map(_run_chain, jobs) if pool is not None and len(chunks) > 1 else map(_run_chain, jobs)
             totals = [[0, []] for _ in group]
             kept_all: list[Record] = []
@@ -99,9 +128,9 @@ def run_steps(
                     tick(len(chunk))
             check_identities(label, records, kept_all + [rec for _, rejected in totals for rec, _ in rejected])
             survivors = len(records)
-            for step, (n_in, rejected) in zip(group, totals):
+            for (_, name), (n_in, rejected) in zip(group, totals):
                 survivors -= len(rejected)
-                _account(step, n_in, survivors, rejected, rejects, ledger, 0)
+                _account(name, n_in, survivors, rejected, rejects, ledger, 0)
             records = kept_all
     finally:
         if pool is not None:
@@ -117,13 +146,12 @@ def reject_rows(step_name: str, rejected: Rejected) -> list[dict[str, Any]]:
             for rec, r in rejected]
 
 
-def _account(step: Step, n_in: int, n_kept: int, rejected: Rejected, rejects: RejectWriter | None,
+def _account(name: str, n_in: int, n_kept: int, rejected: Rejected, rejects: RejectWriter | None,
              ledger: Ledger, added: int) -> None:
     if rejects is not None:
-        rejects.write(reject_rows(step.name, rejected))
-    ledger.record(step.name, records_in=n_in, kept=n_kept, added=added,
-                  rejected_reasons=[r.reason for _, r in rejected])
-    ledger.entry(step.name).check()
+        rejects.write(reject_rows(name, rejected))
+    ledger.record(name, records_in=n_in, kept=n_kept, added=added, rejected_reasons=[r.reason for _, r in rejected])
+    ledger.entry(name).check()
 
 
 def build_steps(spec: Sequence[tuple[str, dict[str, Any] | None]]) -> list[Step]:

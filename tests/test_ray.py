@@ -249,3 +249,38 @@ def test_llm_actors_share_one_rate_limit_and_the_runs_cache(tmp_path):
     assert min(gaps) >= 0.5 - 0.05, gaps  # 120 requests a minute across both actors: one every 0.5 s
     assert [r.text for r in again] == [r.text for r in replies] and all(r.cached for r in again)
     assert len(after) == 8  # the second pass was answered from the cache: nothing was sent again
+
+
+def test_decontaminate_on_ray_rejects_and_reports_as_locally(tmp_path):
+    """The step's phases (index, matches per shard, verdicts) on Ray, and its report written after them."""
+    bench = [{"question": "A 58-year-old man has crushing chest pain and ST elevation in leads II, III and aVF. "
+                          "Which coronary artery is most likely occluded?",
+              "options": ["Left anterior descending", "Right coronary artery", "Left circumflex"], "answer": "B"},
+             {"question": "¿Qué fármaco revierte la intoxicación por heparina no fraccionada en urgencias?",
+              "options": ["Vitamina K", "Sulfato de protamina", "Idarucizumab"], "answer": "B"},
+             {"question": "针灸治疗呕吐时最常用的主穴是哪一个穴位，应当如何取穴？",
+              "options": ["内关", "合谷", "足三里"], "answer": "A"}]
+    (tmp_path / "bench.jsonl").write_text("".join(json.dumps(b, ensure_ascii=False) + "\n" for b in bench),
+                                          encoding="utf-8")
+    write_corpus(tmp_path / "corpus.jsonl", 600)
+    with open(tmp_path / "corpus.jsonl", "a", encoding="utf-8") as f:
+        for b in bench:
+            f.write(json.dumps(qa("Exam practice: " + b["question"], "The answer is " + b["options"][1] + "."),
+                               ensure_ascii=False) + "\n")
+    for executor in ("local", "ray"):
+        recipe = {"name": "ray-decontam", "seed": 3, "work_dir": "work", "output": "out",
+                  "sources": [{"path": "corpus.jsonl", "license": "CC-BY-4.0"}],
+                  "steps": [{"step": "normalize"},
+                            {"step": "decontaminate", "config": {"benchmarks": ["bench.jsonl"],
+                                                                 "report": str(tmp_path / f"{executor}.md")}}]}
+        (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe, allow_unicode=True), encoding="utf-8")
+        result = run_into(tmp_path / "recipe.yaml", tmp_path / f"work-{executor}", tmp_path / f"out-{executor}",
+                          RAY if executor == "ray" else None, until="decontaminate")
+        entry = result.plan.steps[-1].entry
+        (tmp_path / f"{executor}.rejects").write_bytes(entry.rejects_path.read_bytes())
+        (tmp_path / f"{executor}.ledger").write_text(json.dumps(result.ledger.to_dict()))
+    report = (tmp_path / "ray.md").read_text(encoding="utf-8")
+    assert report == (tmp_path / "local.md").read_text(encoding="utf-8")
+    assert "| **any field** | **3** |" in report  # every planted copy, whichever executor matched it
+    assert (tmp_path / "ray.rejects").read_bytes() == (tmp_path / "local.rejects").read_bytes()
+    assert (tmp_path / "ray.ledger").read_text() == (tmp_path / "local.ledger").read_text()

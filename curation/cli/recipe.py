@@ -38,7 +38,7 @@ def validate(recipe: RecipeArg) -> None:
 @app.command()
 def plan(recipe: RecipeArg) -> None:
     """Each step of a recipe as cached or to run, with record counts where known."""
-    from ..run import exported_manifest, make_plan, why_to_run
+    from ..plan import exported_manifest, make_plan, why_to_run
 
     loaded = load_or_exit(recipe)
     try:

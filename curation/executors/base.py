@@ -11,8 +11,8 @@ from ..workdir import Entry, WorkDir
 
 if TYPE_CHECKING:
     from ..mixture import StageMix
+    from ..plan import PlannedSource, PlannedStep
     from ..recipe.model import Stage
-    from ..run import PlannedSource, PlannedStep
 
 T = TypeVar("T")
 Progress = Callable[[str, int], Callable[[int], None]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..export import write_mixture
 from ..io.reader import read_batches
@@ -12,15 +12,13 @@ from ..io.writers import ParquetWriter
 from ..ledger import Ledger
 from ..mixture import StageMix, mix_all, selected_rows
 from ..pipeline import run_steps
+from ..plan import PlannedSource, PlannedStep
 from ..recipe.model import Stage
 from ..record import from_table, to_table
 from ..steps.base import Record, Step
 from ..workdir import SHARD_ROWS, Entry, WorkDir
 from .base import Progress, T
 from .shards import Scope
-
-if TYPE_CHECKING:
-    from ..run import PlannedSource, PlannedStep
 
 
 def read_source(src: PlannedSource, work: WorkDir, progress: Progress | None = None) -> Entry:
@@ -56,8 +54,9 @@ def run_in_process(planned: PlannedStep, step: Step, records: list[Record], work
     pending = work.pending(planned.entry)
     ledger = Ledger()
     try:
-        step.name = planned.id  # the ledger and rejects name the step as the recipe does
-        kept = run_steps(chosen, [step], rejects=pending.rejects, ledger=ledger, workers=workers, progress=progress)
+        # the ledger and rejects name the step as the recipe does
+        kept = run_steps(chosen, [step], rejects=pending.rejects, ledger=ledger, workers=workers, progress=progress,
+                         names=[planned.id])
         out = kept + others
         entry = pending.commit(out, ledger, {**planned.describe(), "summary": step.summary(),
                                              "passed_through": len(others)})

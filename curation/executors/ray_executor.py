@@ -1,8 +1,11 @@
-"""The Ray executor: per-record and sharded steps as Ray Data `map_batches` over work-dir shards, dedupe as
-signature maps plus Ray Data group-bys, LLM requests through a pool of async actors sharing one rate limit.
+"""The Ray executor: per-record and sharded steps as Ray Data `map_batches` over work-dir shards; a phased
+global step as one task per shard for each map phase, one task for each reduce, its decisions as Ray Data
+`map_batches` and its `finish` in a task on this node; LLM requests through a pool of async actors sharing
+one rate limit.
 
-The driver handles paths, counts and object refs, never the records of a step that runs sharded, of the
-mixture or of the export, so its memory does not grow with the data. The work dir must be reachable from every
+The driver handles paths, counts and object refs, never the records of a step that runs sharded or phased, of
+the mixture or of the export, nor the tables and states between phases, so its memory does not grow with the
+data. The work dir must be reachable from every
 node: one machine, a shared filesystem, or object storage (`work_dir: s3://...`).
 """
 
@@ -17,15 +20,16 @@ from typing import TYPE_CHECKING, Any
 from ..errors import MedcurateError
 from ..ledger import Ledger
 from ..mixture import StageMix
+from ..plan import PlannedSource, PlannedStep
 from ..recipe.model import Stage
-from ..steps.base import Record, RecordStep, ShardedStep, Step
+from ..steps.base import Map, PhasedStep, Record, RecordStep, ShardedStep, Step
 from ..workdir import Entry, Pending, WorkDir
 from .base import Progress, T
 from .local import entry_records, read_source, run_in_process
 from .shards import Scope, Shard, ShardWorker, shards_of
+from .stored import Stored
 
 if TYPE_CHECKING:
-    from ..run import PlannedSource, PlannedStep
     from .config import ExecutorConfig
 
 
@@ -78,20 +82,19 @@ class RayExecutor:
 
     def run_step(self, planned: PlannedStep, step: Step, inputs: list[Entry], work: WorkDir,
                  tags_of: dict[str, list[str]], workers: int, progress: Progress | None) -> Entry:
-        from ..steps.dedupe import Dedupe
-
-        step.name = planned.id
         scope = Scope(planned.sources, planned.tags, tags_of)
-        if isinstance(step, Dedupe):
-            from .ray_dedupe import run_dedupe
-
-            return run_dedupe(self, planned, step, inputs, work, scope, progress)
-        if isinstance(step, (RecordStep, ShardedStep)):
-            state = step.prepare() if isinstance(step, ShardedStep) else None
+        if isinstance(step, (RecordStep, ShardedStep, PhasedStep)):
             pending = work.pending(planned.entry)
             try:
-                stats = self.map_shards(pending, shards_of(inputs), ShardWorker, (step, scope, pending.folder, state),
-                                        progress, planned.id)
+                shards = shards_of(inputs)
+                state: Any = step.prepare() if isinstance(step, ShardedStep) else None
+                if isinstance(step, PhasedStep):
+                    state = self.run_phases(step, shards, scope, progress, planned.id)
+                stats = self.map_shards(pending, shards, ShardWorker,
+                                        (step, planned.id, scope, pending.folder, state), progress, planned.id)
+                if isinstance(step, PhasedStep):
+                    self.ray.get(self.ray.remote(finish_phase).options(scheduling_strategy=self.here)
+                                 .remote(step, state.refs[0]))
                 return commit_shards(pending, planned, step, stats)
             except BaseException:
                 pending.abandon()
@@ -108,6 +111,35 @@ class RayExecutor:
             if pool is not None:
                 pool.close()
         return entry
+
+    def run_phases(self, step: PhasedStep, shards: list[Shard], scope: Scope, progress: Progress | None,
+                   label: str) -> Stored:
+        """The step's map and reduce phases: a task per shard for a map, whose tables stay in the object store
+        until one task on this node (where the recipe's files are) reduces them; the last state, by reference."""
+        ray = self.ray
+        step_ref = ray.put(step)
+        state = ray.put(None)
+        tables: list[tuple[int, Any]] = []
+        for phase in step.phases():
+            total = len(shards) if isinstance(phase, Map) else 1
+            tick = progress(f"{label}: {phase.method}", total) if progress else None
+            if isinstance(phase, Map):
+                task = ray.remote(map_phase).options(num_cpus=1)
+                tables = [(s.index, task.remote(step_ref, phase.method, state, s, scope)) for s in shards]
+                pending = [ref for _, ref in tables]
+                while pending:  # the driver waits for refs, never fetches a table
+                    done, pending = ray.wait(pending, num_returns=1, fetch_local=False)
+                    if tick:
+                        tick(len(done))
+                continue
+            task = ray.remote(reduce_phase).options(num_cpus=1, num_returns=2, scheduling_strategy=self.here)
+            state, done = task.remote(step_ref, phase.method, state, [k for k, _ in tables],
+                                      *[ref for _, ref in tables])
+            ray.get(done)  # a failed map or reduce raises here, with its own error
+            tables = []
+            if tick:
+                tick(1)
+        return Stored((state,))
 
     def map_shards(self, pending: Pending, shards: list[Shard], worker: type, args: tuple[Any, ...],
                    progress: Progress | None, label: str) -> list[dict[str, Any]]:
@@ -132,6 +164,23 @@ class RayExecutor:
             self.ray.shutdown()
 
 
+def map_phase(step: PhasedStep, method: str, state: Any, shard: Shard, scope: Scope) -> Any:
+    """(In a task.) One shard's table of a map phase, over the shard's records in the step's scope."""
+    chosen, _ = scope.split(shard.records())
+    return getattr(step, method)(state, shard.index, chosen)
+
+
+def reduce_phase(step: PhasedStep, method: str, state: Any, shards: list[int], *tables: Any) -> tuple[Any, bool]:
+    """(In a task.) A reduce over the map phase's tables, in shard order; the state, and a flag the driver
+    fetches instead of the state to learn that it is ready."""
+    return getattr(step, method)(state, list(zip(shards, tables))), True
+
+
+def finish_phase(step: PhasedStep, state: Any) -> None:
+    """(In a task on this node: a report is written beside the recipe.)"""
+    step.finish(state)
+
+
 def commit_shards(pending: Pending, planned: PlannedStep, step: Step, stats: list[dict[str, Any]]) -> Entry:
     """Counts into the ledger, shard rejects into the entry's rejects file (in shard order), then commit."""
     n_in = kept = others = added = 0
@@ -149,8 +198,8 @@ def commit_shards(pending: Pending, planned: PlannedStep, step: Step, stats: lis
     for leftover in (pending.folder / "records.parquet").list("*.tmp-*"):  # from workers killed mid-write
         leftover.remove()
     ledger = Ledger()
-    ledger.record(step.name, records_in=n_in, kept=kept, added=added, rejected_reasons=reasons)
-    ledger.entry(step.name).check()
+    ledger.record(planned.id, records_in=n_in, kept=kept, added=added, rejected_reasons=reasons)
+    ledger.entry(planned.id).check()
     return pending.commit_written(kept + others, ledger, {**planned.describe(), "summary": step.summary(),
                                                           "passed_through": others})
 

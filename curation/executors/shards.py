@@ -17,9 +17,10 @@ from ..pipeline import process_records, reject_rows
 from ..recipe.model import in_scope
 from ..record import from_table, to_table
 from ..rejects import reject_lines
-from ..steps.base import Record, RecordStep, Reject, ShardedStep, Step
+from ..steps.base import PhasedStep, Record, RecordStep, Reject, ShardedStep, Step
 from ..storage import Location
 from ..workdir import Entry
+from .stored import Stored
 
 Rejected = list[tuple[Record, Reject]]
 
@@ -83,14 +84,19 @@ def stats_row(index: int, n_in: int, kept: int, others: int, rejected: Rejected,
 
 
 class ShardWorker:
-    """Applies a per-record step (or a sharded global step with its shared state) to one shard at a time."""
+    """Applies a per-record step, a sharded global step with its shared state, or a phased step's decisions
+    with its last reduce's state (`Stored`: fetched here, not by the driver) to one shard at a time. `name`:
+    what the rejects and the ledger call the step (its id in the recipe)."""
 
-    def __init__(self, step: Step, scope: Scope, out: Location, state: Any = None):
-        self.step, self.scope, self.out, self.state = step, scope, out, state
+    def __init__(self, step: Step, name: str, scope: Scope, out: Location, state: Any = None):
+        self.step, self.name, self.scope, self.out = step, name, scope, out
+        self.state = state.get() if isinstance(state, Stored) else state
         if isinstance(step, RecordStep):
             step.setup()
 
     def decide(self, shard: Shard, records: list[Record]) -> tuple[list[Record], Rejected]:
+        if isinstance(self.step, PhasedStep):
+            return self.step.decide(self.state, shard.index, records)
         if isinstance(self.step, ShardedStep):
             return self.step.apply_shard(self.state, records)
         assert isinstance(self.step, RecordStep)
@@ -101,8 +107,8 @@ class ShardWorker:
         for shard in shards_in(batch):
             chosen, others = self.scope.split(shard.records())
             kept, rejected = self.decide(shard, chosen)
-            added = check_identities(self.step.name, chosen, kept + [rec for rec, _ in rejected])
-            write_shard(self.out, shard.index, self.step.name, kept, others, rejected)
+            added = check_identities(self.name, chosen, kept + [rec for rec, _ in rejected])
+            write_shard(self.out, shard.index, self.name, kept, others, rejected)
             for k, v in stats_row(shard.index, len(chosen), len(kept), len(others), rejected, added).items():
                 rows[k].append(v)
         return rows

@@ -9,6 +9,7 @@ character, so their ranges are cut and decoded line by line like UTF-8.
 from __future__ import annotations
 
 import codecs
+import multiprocessing
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -81,7 +82,8 @@ def read_parallel(
         return
     tally = SourceTally(spec, rejects, ledger)
     jobs = [(spec, fmt_name, s, e, line, strict) for s, e, line in _ranges(path, path.stat().st_size)]
-    with ProcessPoolExecutor(workers) as pool:
+    # a forkserver, not a fork: a fork copies the thread pools (polars, torch) of a process that has used them
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
         for chunk, table in pool.map(_work, jobs):
             kept = table.num_rows if table is not None else 0
             tally.add(chunk)

@@ -33,8 +33,8 @@ def records_to_review(source: Path, name: str) -> tuple[list[dict[str, Any]], Pa
         from ..io.reader import read_records
 
         return read_records(str(source)), Path("work") / DB_NAME, str(source)
+    from ..plan import make_plan
     from ..recipe import load_recipe
-    from ..run import make_plan
 
     loaded = load_recipe(source)
     plan = make_plan(loaded)

@@ -2,13 +2,17 @@
 
 A per-record step implements `process(record)`: it may edit the record (always through the record's own
 fields and `meta`), stores what it measured in `meta`, and returns a reject reason or None. A global step
-implements `apply(records)` over the whole dataset. Batching, processes, rejects and the ledger live once,
-in `curation.pipeline`.
+implements `apply(records)` over the whole dataset; a phased global step declares map phases over shards of
+the records, reduces over the small tables they return, and decides per shard, so that every executor runs
+the one implementation its own way (threads here, tasks on Ray). Batching, processes, rejects and the ledger
+live once, in `curation.pipeline` and `curation.executors`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -87,6 +91,11 @@ class RecordStep(Step, ABC):
     def process(self, record: Record) -> str | Reject | None:
         """Measure into `record["meta"]`, edit if the step edits, and return a reject reason or None."""
 
+    def process_batch(self, records: list[Record]) -> list[str | Reject | None] | None:
+        """`process` over a whole chunk at once, for steps whose statistics vectorise (quality); None: no batch
+        path, so the runner calls `process` per record. Must give exactly what `process` would."""
+        return None
+
 
 class GlobalStep(Step, ABC):
     scope = "global"
@@ -111,6 +120,91 @@ class ShardedStep(GlobalStep, ABC):
 
     def apply(self, records):
         return self.apply_shard(self.prepare(), records)
+
+
+Rejected = list[tuple[Record, Reject]]
+
+
+@dataclass(frozen=True)
+class Map:
+    """A map phase: `step.<method>(state, shard, records)` for every shard, returning a small table (any
+    picklable value: an Arrow table, numpy arrays, a list of tuples). Shards run concurrently (threads here,
+    processes on Ray), so the method must not change the step or the state."""
+
+    method: str
+
+
+@dataclass(frozen=True)
+class Reduce:
+    """A reduce phase: `step.<method>(state, tables)` once, over [(shard, table), ...] of the map phase just
+    before it in shard order ([] when none), returning the next state."""
+
+    method: str
+
+
+Phase = Map | Reduce
+
+
+class PhasedStep(GlobalStep, ABC):
+    """A global step as phases, as datatrove splits MinHash into signatures, buckets, clusters and filter:
+    map phases over shards, reduce phases over what they return, then `decide` per shard and `finish` once.
+
+    An executor gives every phase the shards of the records in the step's scope, in input order, with their
+    shard numbers; a step keys what it keeps per record by (shard, position in the shard), so its decisions do
+    not depend on how the records were cut into shards."""
+
+    @abstractmethod
+    def phases(self) -> list[Phase]:
+        """The map and reduce phases in order; the state starts as None."""
+
+    @abstractmethod
+    def decide(self, state: Any, shard: int, records: list[Record]) -> tuple[list[Record], Rejected]:
+        """Kept records and (record, reject) pairs of one shard, from the last reduce's state."""
+
+    def finish(self, state: Any) -> None:
+        """Once, after every shard was decided, where the recipe runs (a report lands beside it)."""
+
+    def shard_rows(self) -> int:
+        """Records per shard where the executor cuts them itself (in this process)."""
+        return 20_000
+
+    def threads(self) -> int:
+        """Threads for the map phases when the step is applied on its own."""
+        return 1
+
+    def apply(self, records):
+        return run_phases(self, records, self.threads())
+
+
+def run_phases(step: PhasedStep, records: list[Record], workers: int = 1) -> tuple[list[Record], Rejected]:
+    """A phased step over records held in this process: map phases over shards on `workers` threads (polars,
+    numpy and the compiled kernels release the GIL, and threads share the records instead of pickling them),
+    reduces in order, decisions shard by shard, then `finish`."""
+    size = step.shard_rows()
+    shards = [records[i: i + size] for i in range(0, len(records), size)]
+    pool = ThreadPoolExecutor(workers) if workers > 1 and len(shards) > 1 else None
+    try:
+        state: Any = None
+        tables: list[tuple[int, Any]] = []
+        for phase in step.phases():
+            fn = getattr(step, phase.method)
+            if isinstance(phase, Map):
+                jobs = range(len(shards))
+                run = pool.map if pool is not None else map
+                tables = list(zip(jobs, run(fn, [state] * len(shards), jobs, shards)))
+            else:
+                state, tables = fn(state, tables), []
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    kept: list[Record] = []
+    rejected: Rejected = []
+    for k, shard in enumerate(shards):
+        k_kept, k_rejected = step.decide(state, k, shard)
+        kept += k_kept
+        rejected += k_rejected
+    step.finish(state)
+    return kept, rejected
 
 
 STEPS: dict[str, type[Step]] = {}
@@ -139,8 +233,13 @@ def get_step(name: str) -> type[Step]:
 def texts_of(record: Record) -> list[tuple[str, str]]:
     """(role, text) for every piece of text a record holds; `text` records have role 'text'."""
     if record.get("messages"):
-        return [(m["role"], m["content"]) for m in record["messages"]]
-    return [("text", record.get("text") or "")]
+        out = [(m["role"], m["content"]) for m in record["messages"]]
+    else:
+        out = [("text", record.get("text") or "")]
+    pref = record.get("preference")
+    if pref:  # a preference record's replies are its content too: two pairs on one prompt are not duplicates
+        out += [("assistant", pref[k]) for k in ("chosen", "rejected", "completion") if pref.get(k)]
+    return out
 
 
 def answer_and_question(record: Record) -> tuple[str, str]:

@@ -6,6 +6,10 @@ of a benchmark item, or holds a shorter field whole as a phrase (see `curation.d
 user turn is a near-duplicate (MinHash, Jaccard of word 3-grams) of a benchmark question, which catches a
 question with a few words changed. The reject names the benchmark, the item and the field; `report` writes
 how many records matched per benchmark and field.
+
+Phases: the benchmark index is built once (a reduce over nothing), each shard's records are matched against it
+(a map), the matches are gathered into verdicts and the report's counts (a reduce), each shard drops its
+matched records, and `finish` writes the report wherever the step ran.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from pydantic import Field
 
 from .. import minhash as mh
 from ..decontam_index import BenchmarkIndex, MatchParams, build_index, match, record_text
-from .base import FILES, Reject, ShardedStep, StepConfig, register
+from .base import FILES, Map, Phase, PhasedStep, Record, Reduce, Reject, Rejected, StepConfig, register
 
 KIND_ORDER = {"n-gram": 0, "phrase": 1}
 
@@ -59,8 +63,19 @@ class DecontaminationState:
     questions: list[np.ndarray]  # each item's question shingles, sorted, for the exact Jaccard
 
 
+Match = tuple[int, str, dict]  # (position in the shard, reason, detail)
+
+
+@dataclass
+class Matched:
+    """The last reduce's state: each shard's matched records by position, and the report's rows."""
+
+    rejected: dict[int, dict[int, tuple[str, dict]]]
+    report: list[dict]
+
+
 @register("decontaminate")
-class Decontaminate(ShardedStep):
+class Decontaminate(PhasedStep):
     Config = DecontaminateConfig
     config: DecontaminateConfig
 
@@ -68,6 +83,38 @@ class Decontaminate(ShardedStep):
 
     def bind(self, **context) -> None:
         self.base_dir = context.get("base_dir")
+
+    def phases(self) -> list[Phase]:
+        return [Reduce("index"), Map("matches"), Reduce("verdicts")]
+
+    def index(self, state: None, tables: list) -> DecontaminationState:
+        """Reduce over nothing: the benchmark index, built once per run."""
+        return self.prepare()
+
+    def matches(self, state: DecontaminationState, shard: int, records: list[Record]) -> list[Match]:
+        """Map: the shard's contaminated records, with the reject each gets."""
+        found = self.overlaps(state, records) if state.index.items and records else {}
+        return [(i, f"benchmark overlap ({kind})", self.detail(state.index, hits))
+                for i, (kind, hits) in sorted(found.items())]
+
+    def verdicts(self, state: DecontaminationState, tables: list[tuple[int, list[Match]]]) -> Matched:
+        """Reduce: every shard's matches by position, and the report's counts over all of them."""
+        rejected = {shard: {i: (reason, detail) for i, reason, detail in found} for shard, found in tables}
+        return Matched(rejected, report_rows(d for _, found in tables for _, _, d in found))
+
+    def decide(self, state: Matched, shard: int, records: list[Record]) -> tuple[list[Record], Rejected]:
+        mine = state.rejected.get(shard, {})
+        kept, rejected = [], []
+        for i, rec in enumerate(records):
+            if i in mine:
+                rejected.append((rec, Reject(*mine[i])))
+            else:
+                kept.append(rec)
+        return kept, rejected
+
+    def finish(self, state: Matched) -> None:
+        if self.config.report:
+            write_report(Path(self.config.report), state.report)
 
     def prepare(self) -> DecontaminationState:
         c = self.config
@@ -87,13 +134,8 @@ class Decontaminate(ShardedStep):
     def _bands(self) -> tuple[int, int]:
         return mh.optimal_bands(self.config.near_threshold, self.config.num_perm, 0.1, 0.9)  # recall first
 
-    def apply(self, records):
-        kept, rejected = self.apply_shard(self.prepare(), records)
-        if self.config.report:
-            write_report(Path(self.config.report), report_rows(r.detail or {} for _, r in rejected))
-        return kept, rejected
-
-    def apply_shard(self, state: DecontaminationState, records):
+    def apply_shard(self, state: DecontaminationState, records: list[Record]) -> tuple[list[Record], Rejected]:
+        """Kept and rejected records of any part of the records: the decision on one never depends on another."""
         found = self.overlaps(state, records) if state.index.items and records else {}
         kept, rejected = [], []
         for i, rec in enumerate(records):

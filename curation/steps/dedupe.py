@@ -23,7 +23,7 @@ before without recomputing the old signatures.
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -36,7 +36,7 @@ from .. import minhash as mh
 from ..errors import MedcurateError
 from ..record import dotted
 from ..storage import Location
-from .base import GlobalStep, Record, Reject, StepConfig, register
+from .base import Map, Phase, PhasedStep, Record, Reduce, Reject, Rejected, StepConfig, register
 
 
 class KeepPolicy(BaseModel):
@@ -81,7 +81,8 @@ class DedupeConfig(StepConfig):
                                                      "spread of their members' similarity to the survivor.")
     seed: int = 1
     batch_size: int = 20_000
-    workers: int = Field(1, ge=1, description="Threads for tokenising and signatures.")
+    workers: int = Field(1, ge=1, description="Threads for the signature phase when the step runs on its own (a "
+                                             "recipe's executor uses the run's workers).")
 
 
 def _batch_hashes(args: tuple[list[str], np.ndarray, DedupeConfig, bool]) -> tuple[np.ndarray, np.ndarray | None]:
@@ -176,7 +177,7 @@ def bucket_pairs(members: pl.DataFrame, order: list[str], neighbours: int) -> pl
     """Candidate pairs (a, b), a before b in keep order, of the rows sharing an LSH bucket: `members` has one row
     per (record, band) with columns band, key and row, and the `order` columns that put a bucket in keep order
     (row last, so the order is total). Each record is paired with the `neighbours` first records of its bucket
-    and the `neighbours` just before it. Buckets must be whole in `members` (Ray hands each worker whole ones).
+    and the `neighbours` just before it. Buckets must be whole in `members`.
     Written with numpy over the sorted buckets, not a self-join: a join would make every pair of a templated
     bucket before the cap could drop them."""
     multi = members.filter(pl.len().over("band", "key") > 1).sort(["band", "key", *order])
@@ -330,10 +331,61 @@ def index_signatures(column: pl.Series) -> np.ndarray:
     return np.stack(column.to_numpy()).astype(np.uint32)
 
 
+@dataclass
+class Signed:
+    """The signature phase's table for one shard: what the reduce needs of each record, no more."""
+
+    ids: list[str]
+    sources: list[str]
+    texts: list[str]
+    roles: list[tuple[str, str]]
+    cjk: np.ndarray
+    exact: np.ndarray
+    sig: np.ndarray | None
+    prio: np.ndarray
+    prefer: np.ndarray
+
+
+Verdict = tuple[str, bool, float, int]  # (survivor's id, exact, similarity to it, its star's size)
+
+
+@dataclass
+class Verdicts:
+    """The reduce's state: each shard's duplicates by position, and the report's clusters."""
+
+    rejected: dict[int, dict[int, Verdict]]
+    report: list[list[tuple[str, str, str, float]]] | None
+
+
+def joined(tables: list[Signed], num_perm: int, need_sig: bool) -> Signed:
+    """The shards' tables as one, in shard order: row i of it is the step's i-th record."""
+    if not tables:
+        return Signed([], [], [], [], np.zeros(0, bool), np.zeros(0, np.uint64),
+                      np.zeros((0, num_perm), np.uint32) if need_sig else None, np.zeros(0, np.int64), np.zeros(0))
+    return Signed([i for t in tables for i in t.ids], [s for t in tables for s in t.sources],
+                  [x for t in tables for x in t.texts], [r for t in tables for r in t.roles],
+                  np.concatenate([t.cjk for t in tables]), np.concatenate([t.exact for t in tables]),
+                  np.concatenate([t.sig for t in tables]) if need_sig else None,
+                  np.concatenate([t.prio for t in tables]), np.concatenate([t.prefer for t in tables]))
+
+
 @register("dedupe")
-class Dedupe(GlobalStep):
+class Dedupe(PhasedStep):
+    """Phases: signatures per shard (exact hash, MinHash, survivor-policy columns), then one reduce over those
+    tables (index, exact groups, LSH bucket pairs, verification, stars, verdicts), then each shard drops its
+    duplicates; `finish` writes the cluster report."""
+
     Config = DedupeConfig
     config: DedupeConfig
+
+    def phases(self) -> list[Phase]:
+        return [Map("signatures"), Reduce("clusters")]
+
+    def shard_rows(self) -> int:
+        return self.config.batch_size
+
+    def threads(self) -> int:
+        return self.config.workers
 
     def cjk_flags(self, records: list[Record], texts: list[str]) -> np.ndarray:
         mode = self.config.shingle
@@ -341,21 +393,18 @@ class Dedupe(GlobalStep):
             return np.full(len(texts), mode == "char")
         return np.array([mh.is_cjk(t, r.get("lang")) for r, t in zip(records, texts)], dtype=bool)
 
-    def compute_hashes(self, texts: list[str], cjk: np.ndarray, near: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    def need_signatures(self) -> bool:
+        return self.config.near or self.config.index_dir is not None
+
+    def signatures(self, state: None, shard: int, records: list[Record]) -> Signed:
+        """Map: one shard's exact hashes and signatures from one tokenisation, and its survivor-policy ranks."""
         c = self.config
-        jobs = [(texts[i: i + c.batch_size], cjk[i: i + c.batch_size], c, near)
-                for i in range(0, len(texts), c.batch_size)]
-        if c.workers > 1 and len(jobs) > 1:
-            # threads, not processes: polars and the compiled kernels release the GIL, and threads share the
-            # texts instead of pickling them to workers whose memory grows batch after batch
-            with ThreadPoolExecutor(c.workers) as pool:
-                results = list(pool.map(_batch_hashes, jobs))
-        else:
-            results = [_batch_hashes(j) for j in jobs]
-        if not results:
-            return np.zeros(0, dtype=np.uint64), np.zeros((0, c.num_perm), dtype=np.uint32) if near else None
-        exact = np.concatenate([r[0] for r in results])
-        return exact, (np.concatenate([r[1] for r in results]) if near else None)
+        texts = [mh.record_text(r, c.key, c.field) for r in records]
+        cjk = self.cjk_flags(records, texts)
+        exact, sig = _batch_hashes((texts, cjk, c, self.need_signatures()))
+        prio, prefer = self.ranks(records)
+        return Signed([r["id"] for r in records], [r["source"] for r in records], texts,
+                      [mh.role_texts(r, c.key) for r in records], cjk, exact, sig, prio, prefer)
 
     def band_params(self) -> tuple[int, int]:
         c = self.config
@@ -375,71 +424,84 @@ class Dedupe(GlobalStep):
             prefer = np.nan_to_num(-prefer if c.keep.prefer_max else prefer, nan=np.inf)
         return np.array([prio.get(r["source"], len(prio)) for r in records], dtype=np.int64), prefer
 
-    def apply(self, records):
+    def clusters(self, state: None, tables: list[tuple[int, Signed]]) -> Verdicts:
+        """Reduce: the stars over the index's records and this run's, each duplicate's verdict, the index's
+        next part and the report's clusters."""
         c = self.config
-        texts = [mh.record_text(r, c.key, c.field) for r in records]
-        roles = [mh.role_texts(r, c.key) for r in records]
-        n_new = len(records)
+        need_sig = self.need_signatures()
+        new = joined([t for _, t in tables], c.num_perm, need_sig)
+        n_new = len(new.ids)
         index = Index(Location.of(c.index_dir), c) if c.index_dir else None
         old_ids, old_exact, old_sig = index.load() if index else ([], np.zeros(0, np.uint64), None)
         n_old = len(old_ids)
-        need_sig = c.near or index is not None
-        cjk = self.cjk_flags(records, texts)
-        exact, new_sig = self.compute_hashes(texts, cjk, need_sig)
-        all_exact = np.concatenate([old_exact, exact])
+        all_exact = np.concatenate([old_exact, new.exact])
         n = n_old + n_new
         exact_edges = np.zeros((0, 2), dtype=np.int64)
         if c.exact:
             df = pl.DataFrame({"h": all_exact, "row": np.arange(n, dtype=np.int64)})
             exact_edges = (df.with_columns(pl.col("row").min().over("h").alias("root"))
                            .filter(pl.col("row") != pl.col("root")).select("root", "row").to_numpy())
-        sig = (np.concatenate([old_sig, new_sig]) if n_old else new_sig) if need_sig else None
-        prio, prefer = self.ranks(records)
-        rank = policy_order(np.r_[np.zeros(n_old, bool), np.ones(n_new, bool)], np.r_[np.zeros(n_old, np.int64), prio],
-                            np.r_[np.zeros(n_old), prefer])
+        sig = (np.concatenate([old_sig, new.sig]) if n_old else new.sig) if need_sig else None
+        rank = policy_order(np.r_[np.zeros(n_old, bool), np.ones(n_new, bool)],
+                            np.r_[np.zeros(n_old, np.int64), new.prio], np.r_[np.zeros(n_old), new.prefer])
         near_edges, near_sim = np.zeros((0, 2), dtype=np.int64), np.zeros(0)
         if c.near and n > 1:
             bands, rows_per_band = self.band_params()
             cand = near_candidates(mh.band_keys(sig, bands, rows_per_band), rank, c.bucket_neighbours)
             if len(cand):
-                near_edges, near_sim = verified_pairs(c, cand, sig, texts, cjk, roles, n_old)
+                near_edges, near_sim = verified_pairs(c, cand, sig, new.texts, new.cjk, new.roles, n_old)
         survivor, sim = star_clusters(n, exact_edges, near_edges, near_sim, rank, np.arange(n) < n_old)
-        kept, rejected = self.resolve(records, survivor, sim, n_old, old_ids, all_exact)
+        ids = [*old_ids, *new.ids]
         if index is not None:
             kept_rows = n_old + np.flatnonzero(survivor[n_old:] == np.arange(n_old, n))
-            index.append([records[i - n_old]["id"] for i in kept_rows], all_exact[kept_rows], sig[kept_rows])
-        if c.report:
-            self.write_report(Path(c.report), records, survivor, sim, n_old, old_ids)
-        return kept, rejected
+            index.append([ids[i] for i in kept_rows], all_exact[kept_rows], sig[kept_rows])
+        report = self.report_clusters(new, survivor, sim, n_old, ids) if c.report else None
+        return Verdicts(self.verdicts([k for k, _ in tables], [len(t.ids) for _, t in tables], survivor, sim, n_old,
+                                      ids, all_exact), report)
 
-    def resolve(self, records, survivor, sim, n_old, old_ids, all_exact):
+    @staticmethod
+    def verdicts(shards: list[int], sizes: list[int], survivor: np.ndarray, sim: np.ndarray, n_old: int,
+                 ids: list[str], all_exact: np.ndarray) -> dict[int, dict[int, Verdict]]:
+        """Each of this run's duplicates, by shard and position: its survivor, whether it is an exact copy of
+        it, their similarity and the star's size."""
+        star = np.bincount(survivor, minlength=len(survivor))
+        starts = n_old + np.r_[0, np.cumsum(sizes)].astype(np.int64)
+        out: dict[int, dict[int, Verdict]] = {}
+        for row in n_old + np.flatnonzero(survivor[n_old:] != np.arange(n_old, len(survivor))):
+            at = int(np.searchsorted(starts, row, side="right")) - 1
+            s = int(survivor[row])
+            out.setdefault(shards[at], {})[int(row - starts[at])] = (
+                ids[s], bool(all_exact[s] == all_exact[row]), float(sim[row]), int(star[s]))
+        return out
+
+    def decide(self, state: Verdicts, shard: int, records: list[Record]) -> tuple[list[Record], Rejected]:
         """Each record kept, or rejected naming its survivor with their similarity and the star's size."""
-        sizes = np.bincount(survivor, minlength=len(survivor))
+        mine = state.rejected.get(shard, {})
         kept, rejected = [], []
         for i, rec in enumerate(records):
-            row = n_old + i
-            s = int(survivor[row])
-            if s == row:
+            if i in mine:
+                rejected.append((rec, duplicate(*mine[i])))
+            else:
                 kept.append(rec)
-                continue
-            dup_id = old_ids[s] if s < n_old else records[s - n_old]["id"]
-            rejected.append((rec, duplicate(dup_id, bool(all_exact[s] == all_exact[row]), float(sim[row]),
-                                            int(sizes[s]))))
         return kept, rejected
 
-    def write_report(self, path: Path, records, survivor, sim, n_old, old_ids) -> None:
+    def report_clusters(self, new: Signed, survivor: np.ndarray, sim: np.ndarray, n_old: int,
+                        ids: list[str]) -> list[list[tuple[str, str, str, float]]]:
+        """The largest stars' members as (source, id, compared text, similarity to the survivor)."""
         clusters = []
         for label in largest_labels(survivor, survivor[n_old:], self.config.report_clusters):
             members = []
             for row in star_members(survivor, label):
                 if row < n_old:
-                    members.append(("(index)", old_ids[row], "(kept by an earlier run)", float(sim[row])))
-                    continue
-                r = records[row - n_old]
-                members.append((r["source"], r["id"], mh.record_text(r, self.config.key, self.config.field),
-                                float(sim[row])))
+                    members.append(("(index)", ids[row], "(kept by an earlier run)", float(sim[row])))
+                else:
+                    members.append((new.sources[row - n_old], ids[row], new.texts[row - n_old], float(sim[row])))
             clusters.append(members)
-        write_cluster_report(path, self.config, clusters)
+        return clusters
+
+    def finish(self, state: Verdicts) -> None:
+        if self.config.report and state.report is not None:
+            write_cluster_report(Path(self.config.report), self.config, state.report)
 
 
 def star_members(survivor: np.ndarray, label: int) -> np.ndarray:
