@@ -112,7 +112,7 @@ class StageRunner:
         saved = json.loads((folder / "summary.json").read_text()) if (folder / "summary.json").exists() else {}
         if isinstance(saved, dict) and saved.get("key") == key:
             return saved["summary"]
-        model = self._load_weights(str(self.base_folder()) if self.cfg.model.random is not None else None)
+        model = self.original_model()
         summary = self.score(model, "base model", folder)
         (folder / "summary.json").write_text(json.dumps({"key": key, "summary": summary}, indent=2))
         return summary
@@ -188,6 +188,14 @@ class StageRunner:
 
         return PeftModel.from_pretrained(self._load_weights(base), adapter).merge_and_unload()
 
+    def original_model(self) -> Any:
+        """The base model as the first stage starts from it (a random model from its saved folder)."""
+        return self._load_weights(str(self.base_folder()) if self.cfg.model.random is not None else None)
+
+    def finished_model(self, done: dict[str, Any]) -> Any:
+        """The weights a finished stage left (its `stage.json`): base plus merged adapter, or full weights."""
+        return self._merged(done["base"], done["adapter"]) if done.get("adapter") else self._load_weights(done["model"])
+
     def start_model(self, k: int, stage: StageSpec, folder: Path) -> tuple[Any, str | None]:
         """The model stage k trains, and the full-weights folder it starts from (None: the original base)."""
         from peft import PeftModel, get_peft_model
@@ -223,8 +231,7 @@ class StageRunner:
         if done is None or done.get("key") != key:
             return None
         if self.cfg.eval is not None and done.get("eval_key") != self.eval_key():
-            model = (self._merged(done["base"], done["adapter"]) if done.get("adapter")
-                     else self._load_weights(done["model"]))
+            model = self.finished_model(done)
             done.update(eval=self.score(model, f"after {done['stage']}", folder), eval_key=self.eval_key())
             (folder / DONE).write_text(json.dumps(done, indent=2))
         return done
@@ -343,9 +350,8 @@ class StageRunner:
         """The model stage k started from, loaded again (for a `continue` adapter or a full fine-tune, whose
         starting weights are no longer in memory)."""
         if k == 0:
-            return self._load_weights(str(self.base_folder()) if self.cfg.model.random is not None else None)
-        prev = json.loads((self.output / self.cfg.stages[k - 1].name / DONE).read_text())
-        return self._merged(prev["base"], prev["adapter"]) if prev.get("adapter") else self._load_weights(prev["model"])
+            return self.original_model()
+        return self.finished_model(json.loads((self.output / self.cfg.stages[k - 1].name / DONE).read_text()))
 
     def win_rate(self, k: int, stage: StageSpec, model: Any, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
         """The judge's win rate of the aligned model over the stage-before model on the validation prompts. With a
@@ -372,8 +378,7 @@ class StageRunner:
 
     def merge(self, report: dict[str, Any], card: str) -> Path:
         last = report[self.cfg.stages[-1].name]
-        model = self._merged(last["base"], last["adapter"]) if last.get("adapter") else \
-            self._load_weights(last["model"])
+        model = self.finished_model(last)
         out = self.output / "merged"
         model.save_pretrained(out)
         self.tokenizer.save_pretrained(out)
