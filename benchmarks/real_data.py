@@ -57,7 +57,7 @@ def run_chain(names: tuple[str, ...], records: list[dict]) -> tuple[dict[str, li
     rejected: dict[str, list[dict]] = defaultdict(list)
     start = time.perf_counter()
     for step in steps:
-        records, rej = process_records(step, records)
+        records, rej = step.apply(records) if step.scope == "global" else process_records(step, records)
         for rec, r in rej:
             rejected[f"{step.name}: {r.reason}"].append(rec)
     return rejected, time.perf_counter() - start, records

@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from curation.relevance import DEFAULT_MIN_SCORE, medical_score  # noqa: E402
+from curation.steps.relevance import Relevance  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -188,18 +189,48 @@ def pubmedqa() -> list[str]:
     return ["\n".join([r["QUESTION"], *r["CONTEXTS"], r["LONG_ANSWER"]]) for r in rows]
 
 
+def judged(texts: list[str], sources: list[str], **options) -> list[bool]:
+    """Kept or not, per text, by the relevance step (records named by their position) with these options."""
+    records = [{"id": str(i), "source": src, "text": t, "meta": {}} for i, (t, src) in enumerate(zip(texts, sources))]
+    kept, _ = Relevance(Relevance.Config(**options)).apply(records)
+    ids = {r["id"] for r in kept}
+    return [str(i) in ids for i in range(len(texts))]
+
+
 def report(name: str, texts: list[str], medical: bool) -> None:
+    """Rejected share record by record (the lexicon alone) and by the step (its source judged too), and speed."""
     start = time.perf_counter()
-    scores = [medical_score(t) for t in texts]
+    for t in texts:
+        medical_score(t)
     cold = len(texts) / max(time.perf_counter() - start, 1e-9)
     start = time.perf_counter()
     for t in texts:
         medical_score(t)
     warm = len(texts) / max(time.perf_counter() - start, 1e-9)
-    rejected = [t for t, s in zip(texts, scores) if s < DEFAULT_MIN_SCORE]
-    pct = 100 * len(rejected) / max(1, len(texts))
+    alone = judged(texts, [name] * len(texts), source_share=None)
+    step = judged(texts, [name] * len(texts))
+    rejected = [t for t, ok in zip(texts, step) if not ok]
     examples = " || ".join(t[:80].replace("\n", " | ") for t in rejected[:2]) if medical else ""
-    print(f"{name:<22} n={len(texts):>5}  rejected {pct:5.1f}%  {cold:>7.0f} rec/s cold {warm:>7.0f} warm  {examples}")
+    print(f"{name:<22} n={len(texts):>5}  rejected record by record {rate(alone):5.1f}%  by the step "
+          f"{rate(step):5.1f}%  {cold:>7.0f} rec/s cold {warm:>7.0f} warm  {examples}")
+
+
+def rate(kept: list[bool]) -> float:
+    return 100 * kept.count(False) / max(1, len(kept))
+
+
+def mixed(lang: str, general: list[dict], share: float) -> None:
+    """General text planted in a medical source, as a share of it: what a source-level judgement lets through,
+    for the written paragraphs (cooking, sport, law, finance...) and the software messages apart."""
+    medical = apollo("test", lang) if lang != "en" else apollo("dev", "en")
+    planted = general[: int(len(medical) * share / (1 - share))]
+    kept = judged(medical + [g["text"] for g in planted], ["mixed"] * (len(medical) + len(planted)))
+    written = [k for g, k in zip(planted, kept[len(medical):]) if g["source"].startswith("written")]
+    messages = [k for g, k in zip(planted, kept[len(medical):]) if not g["source"].startswith("written")]
+    print(f"mixed {lang}: {len(planted)} general in {len(medical)} medical ({100 * share:.0f}%): kept "
+          f"{100 * sum(written) / max(1, len(written)):.0f}% of {len(written)} written paragraphs, "
+          f"{100 * sum(messages) / max(1, len(messages)):.0f}% of {len(messages)} software messages; medical "
+          f"rejected {rate(kept[: len(medical)]):.1f}%")
 
 
 def main() -> None:
@@ -217,10 +248,16 @@ def main() -> None:
                    apollo("dev" if part == "calibration" else "test", lang), True)
         report("pubmedqa " + ("first" if part == "calibration" else "last") + " 500",
                pq[:500] if part == "calibration" else pq[500:], True)
-    print("-- general-domain text rejected (higher is better)")
+    print("-- general-domain text rejected (higher is better), each file its own source")
+    general = {}
     for path in sorted(GENERAL.glob("*.jsonl")):
-        texts = [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line]
-        report(f"general {path.stem}", texts, False)
+        general[path.stem] = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+        report(f"general {path.stem}", [g["text"] for g in general[path.stem]], False)
+    print("-- general text planted inside a medical source")
+    for lang, rows in general.items():
+        written = [g for g in rows if g["source"].startswith("written")]
+        for share in (0.1, 0.3):  # the written paragraphs first, so a small share holds them all
+            mixed(lang, written + [g for g in rows if g not in written], share)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from .pipeline import build_steps, run_steps
 from .record import from_table, to_table
 from .rejects import RejectWriter, default_rejects_path
 
-CLEAN_CHAIN = ("normalize", "langid", "pii", "quality")
+CLEAN_CHAIN = ("normalize", "langid", "pii", "quality", "relevance")
 # (label, total or None) -> a callback advancing that bar by n records; the command line draws the bars
 Progress = Callable[[str, int | None], Callable[[int], None]]
 

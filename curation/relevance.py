@@ -37,6 +37,8 @@ from pathlib import Path
 DATA = Path(__file__).resolve().parent / "data"
 LEXICON = DATA / "medical_lexicon.tsv"
 AFFIXES = DATA / "medical_affixes.tsv"
+# Words of cooking, sport, law, finance and software: evidence that a text speaks of something else
+GENERAL_LEXICON = DATA / "general_lexicon.tsv"
 
 FLOOR_WORDS = 30
 DEFAULT_MIN_SCORE = 1.0
@@ -143,8 +145,10 @@ def _add(table: dict[str, float], key: str, weight: float) -> None:
 
 
 @lru_cache(maxsize=4)
-def tables(lexicon: str = str(LEXICON)) -> Tables:
-    """Read the data files once per process (per lexicon a recipe names); the result is only ever read."""
+def tables(lexicon: str = str(LEXICON), morphology: bool = True) -> Tables:
+    """Read the data files once per process (per lexicon a recipe names); the result is only ever read.
+
+    `morphology` adds the medical affixes and Chinese medical characters; a lexicon of another domain has none."""
     exact: dict[str, dict[str, float]] = {"latin": {}, "ar": {}, "hi": {}}
     stems: dict[str, dict[str, float]] = {"latin": {}, "ar": {}, "hi": {}}
     phrases: dict[str, dict[tuple[str, ...], float]] = {}
@@ -162,7 +166,7 @@ def tables(lexicon: str = str(LEXICON)) -> Tables:
         elif words:
             long_stem = len(words[0]) >= MIN_PREFIX[script] and "word" not in flags
             _add((stems if long_stem else exact)[script], words[0], weight)
-    affixes = _rows(AFFIXES)
+    affixes = _rows(AFFIXES) if morphology else []
     nots = [fold_latin(a) for kind, a in affixes if kind == "not"]
     return Tables(
         exact=exact,
@@ -170,7 +174,7 @@ def tables(lexicon: str = str(LEXICON)) -> Tables:
         stem_lengths={k: tuple(sorted({len(s) for s in v})) for k, v in stems.items()},
         phrases={first: tuple(rests.items()) for first, rests in phrases.items()},
         phrase_heads=frozenset(first[: MIN_PREFIX[script_of(first)]] for first in phrases),
-        zh_words=re.compile(_trie_pattern(sorted(set(zh) | ZH_CHARS))),
+        zh_words=re.compile(_trie_pattern(sorted(set(zh) | (ZH_CHARS if morphology else set())))),
         zh_weights=zh,
         suffixes=tuple(fold_latin(a) for kind, a in affixes if kind == "suffix"),
         prefixes=tuple(fold_latin(a) for kind, a in affixes if kind == "prefix"),
@@ -250,12 +254,12 @@ def _phrase_starts(word: str, t: Tables) -> tuple[tuple[tuple[str, ...], float],
 
 
 @lru_cache(maxsize=4)
-def _token_info_for(lexicon: str):
+def _token_info_for(lexicon: str, morphology: bool = True):
     """A cached per-word look-up for one lexicon: a token's own weight and the multi-word terms it may open.
 
     One cache per lexicon, keyed by the word alone, so `map` over a text's tokens stays in C for every word
     already seen (vocabulary repeats, Zipf)."""
-    t = tables(lexicon)
+    t = tables(lexicon, morphology)
 
     @lru_cache(maxsize=1 << 17)
     def info(word: str) -> tuple[float, tuple[tuple[tuple[str, ...], float], ...]]:
@@ -272,12 +276,12 @@ def _phrase_at(words: list[str], i: int, starts: tuple[tuple[tuple[str, ...], fl
     return 0, 0.0
 
 
-def _token_hits(words: list[str], lexicon: str) -> list[tuple[str, float]]:
+def _token_hits(words: list[str], lexicon: str, morphology: bool = True) -> list[tuple[str, float]]:
     """Hits among word tokens: a multi-word term covers its tokens and counts once, in place of its words.
 
     Tokens are decided by cached look-ups in one comprehension; only the few positions where a multi-word term
     may start are checked one by one, as a Python loop over every token would cost more than the look-ups."""
-    infos = list(map(_token_info_for(lexicon), words))
+    infos = list(map(_token_info_for(lexicon, morphology), words))
     phrases: dict[int, tuple[int, float]] = {}
     end = 0
     for i in [i for i, (_, starts) in enumerate(infos) if starts]:
@@ -298,16 +302,16 @@ def _token_hits(words: list[str], lexicon: str) -> list[tuple[str, float]]:
     return hits
 
 
-def _scan(text: str, lexicon: str = str(LEXICON)) -> tuple[list[tuple[str, float]], float]:
+def _scan(text: str, lexicon: str = str(LEXICON), morphology: bool = True) -> tuple[list[tuple[str, float]], float]:
     """Medical hits with their weights, and the text's length in words (two Chinese characters count as one)."""
-    t = tables(lexicon)
+    t = tables(lexicon, morphology)
     hits: list[tuple[str, float]] = []
     cjk = 0
     for run in ZH_RUN.findall(text):
         cjk += len(run)
         hits.extend((h, t.zh_weights.get(h, 1.0)) for h in t.zh_words.findall(run))
     words = TOKEN.findall(fold_latin(text))
-    hits.extend(_token_hits(words, lexicon))
+    hits.extend(_token_hits(words, lexicon, morphology))
     return hits, len(words) + cjk / 2
 
 
@@ -318,10 +322,22 @@ def medical_hits(text: str, lexicon: str = str(LEXICON)) -> list[str]:
 
 def medical_score(text: str, lexicon: str = str(LEXICON)) -> float:
     """Weighted medical hits per 100 words, the count floored at FLOOR_WORDS so short items need one clear term."""
+    return scan_score(text, lexicon)[0]
+
+
+def scan_score(text: str, lexicon: str = str(LEXICON)) -> tuple[float, float]:
+    """The medical score and the text's length in words (two Chinese characters count as one), from one scan."""
     hits, words = _scan(text, lexicon)
     strong = sum(w for _, w in hits if w >= 1.0)
     weak = sum(w for _, w in dict((h, w) for h, w in hits if w < 1.0).items())  # each weak word once
-    return round(100 * (strong + weak) / max(words, FLOOR_WORDS), 3)
+    return round(100 * (strong + weak) / max(words, FLOOR_WORDS), 3), words
+
+
+def general_terms(text: str, lexicon: str = str(GENERAL_LEXICON)) -> list[str]:
+    """The distinct words of cooking, sport, law, finance or software in a text, in order of first use.
+
+    Matched like medical terms (stems are off: the list is of whole words), without medical morphology."""
+    return list(dict.fromkeys(h for h, _ in _scan(text, lexicon, morphology=False)[0]))
 
 
 def is_medical(text: str, min_score: float = DEFAULT_MIN_SCORE) -> bool:

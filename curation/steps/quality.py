@@ -3,7 +3,8 @@ a user can see why a record went and tune a threshold without re-running the mea
 
 Filters: length bounds (characters, words, and tokens of a named tokenizer); repetition; symbol-to-word
 ratio; answers that are trivially short, restate the question, refuse or carry model boilerplate, or stop
-mid-sentence; and a medical-relevance score (`curation.relevance`).
+mid-sentence; and, when asked for, a record-by-record medical-relevance score (`curation.relevance`; by default
+the `relevance` step judges relevance, as it needs the record's whole source).
 
 Repetition is judged the way each rule was meant. Gopher's fraction rules (duplicate line and paragraph
 fractions, top n-gram and duplicated n-gram character fractions) were made for web documents of 50 words
@@ -28,7 +29,7 @@ from pathlib import Path
 from pydantic import Field
 
 from ..quality_stats import count_words, may_match, text_stats
-from ..relevance import DATA, DEFAULT_MIN_SCORE, LEXICON, medical_score
+from ..relevance import DATA, LEXICON, medical_score
 from .base import FILES, RecordStep, Reject, StepConfig, answer_and_question, register, texts_of
 
 WORD = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]|[^\s\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]+")
@@ -82,8 +83,9 @@ class QualityConfig(StepConfig):
     reject_refusals: bool = True
     reject_truncated: bool = True
     min_medical_score: float | None = Field(
-        DEFAULT_MIN_SCORE, description="Medical terms per 100 words (the length floored at 30 words, so a short "
-        "exam item needs one clear term) below which a record is not medical; None turns it off.")
+        None, description="Medical terms per 100 words (the length floored at 30 words) below which a record is "
+        "not medical, judged record by record; off by default, as the `relevance` step judges a record in the "
+        "light of its source.")
     lexicon: str | None = Field(None, description="A lexicon file (lang<TAB>term); the shipped one by default.",
                                 json_schema_extra=FILES)
 
@@ -236,7 +238,8 @@ class Quality(RecordStep):
         pattern out."""
         symbols = content.count("#") + content.count("...") + content.count("…")
         q["symbol_word_ratio"] = round(symbols / max(1, n_words), 4)
-        q["medical_score"] = medical_score(content, self.lexicon_path)
+        if self.config.min_medical_score is not None:
+            q["medical_score"] = medical_score(content, self.lexicon_path)
         answer, question = answer_and_question(record)
         if answer and record.get("task") != "mcq":
             q["answer_words"] = answer_words
