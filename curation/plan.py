@@ -99,10 +99,13 @@ def make_plan(loaded: LoadedRecipe) -> Plan:
                                  entry.sources, entry.tags, files))
     export = fingerprint("export", previous, recipe.model_dump(mode="json", include={"mixture", "export", "seed",
                                                                                       "name", "description"}),
-                         code_version(export_stages, mix_all, _ray_mixture()))
+                         code_version(export_stages, mix_all, RAY_MIXTURE))
     return Plan(sources, steps, export)
 
 
+# The Ray mixture's module joins the export's fingerprint (both executors export alike); named by its file, as the
+# executors import this module
+RAY_MIXTURE = Path(__file__).resolve().parent / "executors" / "ray_mixture.py"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]  # shipped prompts and lexicons lie below it
 
 
@@ -151,12 +154,6 @@ def step_files(step_id: str, paths: list[Path], base: Path) -> dict[str, str]:
     return files
 
 
-def _ray_mixture() -> Any:
-    """The Ray mixture's module, whose code joins the export's fingerprint (both executors export alike); imported
-    here, not at load time, since executors import this module."""
-    from .executors import ray_mixture
-
-    return ray_mixture
 
 
 def relative(path: str, base: Path) -> str:

@@ -50,10 +50,11 @@ def file_digest(path: Path) -> str:
 
 
 def code_version(*objs: Any) -> str:
-    """The package version and the source of the modules that define `objs`: editing a step's code reruns it."""
+    """The package version and the source of the modules that define `objs` (or of module files named by path,
+    for a module the caller must not import): editing a step's code reruns it."""
     h = xxhash.xxh3_64(__version__.encode())
     for obj in objs:
-        h.update(Path(inspect.getsourcefile(obj) or "").read_bytes())
+        h.update((obj if isinstance(obj, Path) else Path(inspect.getsourcefile(obj) or "")).read_bytes())
     return h.hexdigest()
 
 

@@ -12,11 +12,10 @@ import datasets
 import pytest
 import yaml
 
-from curation.recipe import load_recipe
+from curation.recipe import load_recipe, train_recipe
 from curation.review import QueuePolicy, ReviewStore
 from curation.review.store import content_hash
 from curation.run import make_plan, run_recipe
-from training.train import train
 
 from .test_recipe import small_recipe
 
@@ -85,7 +84,7 @@ def test_review_edits_become_pairs_that_train_sft_then_dpo(tmp_path):
     sft = datasets.load_dataset(str(out), "sft")
     assert "preference" not in {row["task"] for row in sft["train"]}  # alignment pairs never leak into SFT
 
-    report = train(path, say=lambda m: None)
+    report = train_recipe(load_recipe(path), say=lambda m: None)
     assert [report[s]["steps"] for s in ("sft", "align")] == [2, 2]
     done = json.loads((loaded.output.parent / f"{loaded.recipe.name}-model" / "align" / "stage.json").read_text())
     assert done["objective"] == "dpo"

@@ -159,7 +159,8 @@ def test_mcq_translation_keeps_options_and_answer_aligned(server, tmp_path):
 
 def test_judge_scores_into_meta_or_rejects_with_the_reason(server, tmp_path):
     records = records_of(EN[:3], "en") + records_of(OTHER, "es")
-    kept, rejects, step, _ = run_step("judge", records, {"max_tokens": 80, "repairs": 1}, endpoint(server.base_url),
+    kept, rejects, step, _ = run_step("judge", records, {"max_tokens": 80, "repairs": 1, "grading": "json"},
+                                      endpoint(server.base_url),
                                       tmp_path / "c.sqlite", tmp_path / "r.jsonl")
     assert len(kept) + len(rejects) == len(records)
     for r in kept:
@@ -335,7 +336,8 @@ def test_llm_steps_detect_a_missing_language_and_reject_what_cannot_be_decided(s
 
     # judge names the detected language in its prompt, so it detects it too
     records = [make_record("qa", "instruction", messages=r["messages"]) for r in (EN[2], OTHER[1])]
-    kept, rejects, step, _ = run_step("judge", records, {"max_tokens": 80, "repairs": 1}, endpoint(server.base_url),
+    kept, rejects, step, _ = run_step("judge", records, {"max_tokens": 80, "repairs": 1, "grading": "json"},
+                                      endpoint(server.base_url),
                                       tmp_path / "j.sqlite", tmp_path / "j.jsonl")
     assert sorted(r["lang"] for r in kept + [x["record"] for x in rejects]) == ["en", "zh"]
     assert step.summary()["records"] == {"language detected": 2, "sent": 2}

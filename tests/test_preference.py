@@ -436,6 +436,10 @@ def test_candidates_on_the_embedded_model_feed_the_pairs_step_and_rerun_from_the
         for c in cands:
             assert (c["score"] is None and c["error"]) or 1 <= c["score"] <= 5
     assert summary["llm"]["requests"] > 0 and summary["records"]["sent"] == len(prompts)
+    # graded from the score tokens' probabilities: the 135M model gives valid grades where its JSON is invalid
+    assert summary["records"]["graded by logprob"] == sum(c["text"] is not None for r in inputs
+                                                          for c in r["meta"]["candidates"])
+    assert summary["records"].get("scored candidates", 0) >= len(prompts)
     assert {r["reason"] for r in rejects} <= PAIR_REASONS
     made = [r for r in kept if r["task"] == "preference"]
     for p in made:

@@ -277,3 +277,17 @@ def test_a_killed_run_resumes_after_the_last_finished_step(tmp_path):
     run_recipe(load_recipe(clean / "recipe.yaml"))
     a, b = files_of(folder / "out"), files_of(clean / "out")
     assert [k for k in a if a[k] != b.get(k)] == []
+
+
+def test_the_train_section_is_in_the_schema_and_its_errors_have_lines(tmp_path):
+    from curation.recipe import recipe_schema
+
+    schema = recipe_schema()
+    stage = schema["$defs"]["StageSpec"]["properties"]
+    assert {"objective", "method", "adapter_policy", "learning_rate"} <= set(stage)
+    path = small_recipe(tmp_path, train={"stages": [{"name": "stage1", "objective": "sft"},
+                                                    {"name": "stage2", "learning_rate": -1}]})
+    with pytest.raises(RecipeError) as e:
+        load_recipe(path)
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if "learning_rate" in text)
+    assert f"line {line}, train.stages[1].learning_rate: Input should be greater than 0" in str(e.value)

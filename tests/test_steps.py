@@ -19,7 +19,7 @@ from curation.steps.pii import Pii
 from curation.steps.quality import Quality
 from tests.conftest import SAMPLE, SAMPLE_FILES
 
-CHAIN = [("normalize", None), ("langid", None), ("pii", None), ("quality", None)]
+CHAIN = [("normalize", None), ("langid", None), ("pii", None), ("quality", None), ("relevance", None)]
 
 
 def sample_records():
@@ -44,7 +44,7 @@ def chain_run(tmp_path_factory):
 def test_each_planted_problem_is_caught_by_its_step(chain_run, planted):
     _, _, kept, rejects, _ = chain_run
     got = {(r["source_file"], r["locator"]): r["step"] for r in rejects}
-    for step in ("langid", "quality"):
+    for step in ("langid", "quality", "relevance"):
         expected = {(p["file"], p["locator"]) for p in planted if p["step"] == step}
         assert {k for k, v in got.items() if v == step} == expected, step
     by_where = {where(r): r for r in kept}
@@ -66,7 +66,7 @@ def test_each_planted_problem_is_caught_by_its_step(chain_run, planted):
 
 def test_clean_records_survive_and_roles_and_order_are_unchanged(chain_run, planted):
     records, before, kept, rejects, ledger = chain_run
-    n_dropped = sum(1 for p in planted if p["step"] in ("langid", "quality"))
+    n_dropped = sum(1 for p in planted if p["step"] in ("langid", "quality", "relevance"))
     assert len(kept) == len(records) - n_dropped
     for r in kept:
         assert [m["role"] for m in r["messages"] or []] == before[r["id"]]
@@ -87,8 +87,10 @@ def test_languages_are_labelled(chain_run):
 def test_scores_are_kept_in_meta_for_kept_records(chain_run):
     _, _, kept, _, _ = chain_run
     q = kept[0]["meta"]["quality"]
-    assert {"chars", "words", "dup_line_frac", "medical_score", "failed"} <= set(q)
+    assert {"chars", "words", "dup_line_frac", "failed"} <= set(q)
     assert q["failed"] == []
+    relevance = kept[0]["meta"]["relevance"]
+    assert relevance["score"] >= 1.0 and {"source_share", "medical_source", "other_domain_terms"} <= set(relevance)
 
 
 def test_deterministic_across_runs_and_process_counts(tmp_path):
@@ -203,7 +205,7 @@ def test_bad_input_never_crashes_a_step(tmp_path, content):
 
 
 def test_registry_knows_every_step_by_name():
-    for name in ("normalize", "langid", "pii", "quality"):
+    for name in ("normalize", "langid", "pii", "quality", "relevance"):
         assert get_step(name).name == name
     with pytest.raises(KeyError, match="unknown step"):
         get_step("summarize")
@@ -215,8 +217,8 @@ def test_cli_clean_single_steps_and_report(tmp_path):
     res = runner.invoke(app, ["clean", str(SAMPLE / "en_openai.jsonl"), str(out), "-j", "2"])
     assert res.exit_code == 0, res.output
     rejects = read_rejects(tmp_path / "en.rejects.jsonl")
-    assert {r["step"] for r in rejects} == {"read", "quality"}
-    (tmp_path / "cfg.yaml").write_text("quality:\n  min_medical_score: null\n")
+    assert {r["step"] for r in rejects} == {"read", "quality", "relevance"}
+    (tmp_path / "cfg.yaml").write_text("relevance:\n  min_general_terms: null\n")
     res = runner.invoke(app, ["clean", str(SAMPLE / "en_openai.jsonl"), str(tmp_path / "b.jsonl"),
                               "--config", str(tmp_path / "cfg.yaml")])
     assert res.exit_code == 0
@@ -226,8 +228,8 @@ def test_cli_clean_single_steps_and_report(tmp_path):
     assert any("<PHONE>" in r["messages"][0]["content"] for r in read_records(str(tmp_path / "zh.parquet")))
     res = runner.invoke(app, ["stats", str(tmp_path / "en.rejects.jsonl"), "--json"])
     report = json.loads(res.output)["rejects"]
-    assert report["quality"]["not medical"]["count"] == 1
-    assert len(report["quality"]["not medical"]["examples"]) == 1
+    assert report["relevance"]["not medical"]["count"] == 1
+    assert len(report["relevance"]["not medical"]["examples"]) == 1
     (tmp_path / "bad.yaml").write_text("quality:\n  min_chars: many\n")
     res = runner.invoke(app, ["quality", str(SAMPLE / "en_openai.jsonl"), str(tmp_path / "c.jsonl"),
                               "--config", str(tmp_path / "bad.yaml")])

@@ -249,3 +249,26 @@ def test_a_few_lora_steps_on_the_real_smollm2_weights(tmp_path, exported):
     report = train(path, say=lambda m: None)
     assert report["stage2"]["steps"] == 3 and 0 < report["stage2"]["train_loss"] < 10
     assert (tmp_path / "model" / "stage2" / "adapter" / "adapter_config.json").exists()
+
+
+def test_run_then_train_is_one_library_call(tmp_path):
+    """A recipe's curation, then its train section on the export: the run is reported before training starts,
+    and a second call reuses both the cached steps and the finished stage."""
+    from curation.recipe import load_recipe, run_then_train
+
+    train_section = {"model": TINY, "merge": False, "logging_steps": 1,
+                     "stages": [{"name": "stage1", "method": "lora", "max_steps": 1, "batch_size": 2,
+                                 "max_length": 128}]}
+    loaded = load_recipe(small_recipe(tmp_path, train=train_section))
+    events: list[str] = []
+    done = run_then_train(loaded, say=events.append, on_run=lambda r: events.append(f"ran {len(r.ran)}"))
+    assert done.run.manifest and done.training is not None
+    assert done.training["stage1"]["steps"] == 1
+    ran = next(i for i, e in enumerate(events) if e.startswith("ran "))
+    assert any(e.startswith("stage stage1: loss") for e in events[ran:]), events  # training after the report
+    assert (loaded.output.parent / "small-model" / "stage1" / "adapter" / "adapter_config.json").exists()
+    again = run_then_train(loaded, say=events.append)
+    assert again.run.ran == [] and again.training["stage1"] == done.training["stage1"]
+    # no training where the run stopped before the export, or where it is turned off
+    assert run_then_train(loaded, until="normalize").training is None
+    assert run_then_train(loaded, train=False).training is None

@@ -8,7 +8,8 @@ import torch
 
 from training.config import ModelSpec, RandomModel
 from training.evaluation.config import WinRateSpec
-from training.evaluation.winrate import compare, generate_replies, llm_judge, sample_prompts, win_rate
+from training.evaluation.generate import continue_texts
+from training.evaluation.winrate import compare, llm_judge, sample_prompts, win_rate
 from training.model import load_model, load_tokenizer
 
 PROMPTS = [
@@ -86,7 +87,7 @@ def test_the_embedded_model_judges_two_real_models_replies():
     torch.manual_seed(1)
     old = load_model(ModelSpec(random=tiny), tokenizer)
     spec = WinRateSpec(prompts=4, max_tokens=12, judge_max_tokens=40, repairs=0, seed=4)
-    replies = generate_replies(new, tokenizer, PROMPTS[:4], spec.max_tokens, spec.batch_size)
+    replies = continue_texts(new, tokenizer, PROMPTS[:4], spec.max_tokens, spec.batch_size, flatten=False)
     assert len(replies) == 4 and all(isinstance(r, str) for r in replies)
     result = win_rate(new, tokenizer, PROMPTS, spec, before=old, judge=llm_judge(spec), langs=LANGS)
     assert result.wins + result.losses + result.ties + result.invalid == 4

@@ -1,6 +1,11 @@
 """The trainer's config: a base model and stages, each with its data, objective, method and schedule.
 
 It is the `train` section of a recipe (the data is then the recipe's export) or a file of its own.
+
+Layering: `training` sits on curation's library modules (errors, record, workdir, llm, minhash, io, the langid
+step) and never on its application layer (recipe, run, plan, pipeline, executors, cli). The recipe model
+imports this module, so the recipe's JSON Schema covers training, and "run, then train" lives on the curation
+side (`curation.recipe.train_after`). tests/test_layers.py holds both packages to this.
 """
 
 from __future__ import annotations
@@ -107,6 +112,8 @@ class StageSpec(Strict):
 
 
 class TrainConfig(Strict):
+    """A base model and the stages trained on it in order, each on one exported dataset config."""
+
     model: ModelSpec = Field(default_factory=ModelSpec)
     data: str | None = Field(None, description="The exported dataset folder; the recipe's output by default.")
     output: str | None = Field(None, description="Where adapters, checkpoints and merged weights go.")

@@ -41,7 +41,7 @@ from curation.errors import MedcurateError
 from . import objectives
 from .attention import segment_bounds
 from .config import REFERENCE_FREE, StageSpec
-from .data import IGNORE, block_causal_mask, sft_example
+from .data import IGNORE, Tally, block_causal_mask, sft_example
 from .peft_setup import base_of
 
 PAIRED = ("prompt", "chosen", "rejected")
@@ -103,18 +103,6 @@ def encode(tokenizer: Any, prompt: list[dict[str, str]], reply: list[dict[str, s
     return Encoded(ex.input_ids[:start], ex.input_ids[start:])
 
 
-@dataclass
-class Tally:
-    examples: int = 0
-    truncated: int = 0
-    dropped: int = 0
-    tokens: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"examples": self.examples, "truncated": self.truncated, "dropped": self.dropped,
-                "tokens": self.tokens, "packing_efficiency": 1.0}
-
-
 def _reply_of(row: dict[str, Any], column: str, where: str) -> list[dict[str, str]]:
     reply = messages(row[column], "assistant", f"{where}: {column}")
     if not reply or any(m["role"] != "assistant" for m in reply):
@@ -156,7 +144,10 @@ def build(rows: list[dict[str, Any]], tokenizer: Any, stage: StageSpec, where: s
                 example[s] = example[s][: stage.max_length - len(example["prompt"])]
         if stage.objective == "kto":
             example["label"] = bool(row["label"])
-        tally.tokens += sum(len(example["prompt"]) + len(example[s]) for s in sides)
+        used = sum(len(example["prompt"]) + len(example[s]) for s in sides)
+        tally.tokens += used
+        tally.capacity += used  # pairs are not padded to a block: every position holds a token
+        tally.sequences += 1
         out.append(example)
     if stage.objective == "kto":
         _kl_completions(out, stage.batch_size)
@@ -409,10 +400,13 @@ class PreferenceTrainer(Trainer):
         self.stage = stage
         self.model_accepts_loss_kwargs = False  # the loss is a mean over pairs: the Trainer scales it for accumulation
         self._metrics: dict[str, list[float]] = defaultdict(list)
+        self.batch_losses: list[float] = []  # every training batch's loss: stage.json's first and last loss
 
     def compute_loss(self, model: torch.nn.Module, inputs: dict[str, Any], return_outputs: bool = False,
                      num_items_in_batch: torch.Tensor | int | None = None):
         step = stage_loss(self.stage, model, inputs)
+        if model.training:
+            self.batch_losses.append(step.loss.item())
         cr, rr = step.chosen_rewards, step.rejected_rewards
         kto = self.stage.objective == "kto"
         right = torch.cat(((cr > 0).float(), (rr < 0).float())) if kto else (cr > rr).float()

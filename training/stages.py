@@ -18,7 +18,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import torch
-from transformers import TrainerCallback
+from tqdm.auto import tqdm
+from transformers import ProgressCallback, TrainerCallback
 
 from curation.errors import MedcurateError
 from curation.record import from_table
@@ -237,6 +238,7 @@ class StageRunner:
         return done
 
     def run(self, resume: bool = True) -> dict[str, Any]:
+        """Every stage in order, each keyed by its inputs and the stage before it; the base model scored first."""
         self.validate()
         report: dict[str, Any] = {}
         base_scores = self.score_base()
@@ -244,47 +246,62 @@ class StageRunner:
             report["base-eval"] = base_scores
         key = ""
         for k, stage in enumerate(self.cfg.stages):
-            folder = self.output / stage.name
             key = self.stage_key(k, key)
-            done = self.finished(folder, key) if resume else None
-            if done is not None:
-                self.say(f"stage {stage.name}: finished earlier from the same data and settings, skipped")
-                report[stage.name] = done
-                continue
-            started = folder / "key"  # checkpoints of a run from other data or settings are not resumed
-            if folder.exists() and (not started.exists() or started.read_text() != key):
-                self.say(f"stage {stage.name}: its data or settings changed since it was trained; training it again")
-                shutil.rmtree(folder)
-            if not resume:
-                shutil.rmtree(folder, ignore_errors=True)
-            folder.mkdir(parents=True, exist_ok=True)
-            started.write_text(key)
-            model, base = self.start_model(k, stage, folder)
-            if self.cfg.gradient_checkpointing:
-                model.gradient_checkpointing_enable()
-            checkpoint = _last_checkpoint(folder / "checkpoints") if resume else None
-            if checkpoint:
-                self.say(f"stage {stage.name}: resuming from {checkpoint}")
-            if stage.preference:
-                metrics, tally = self.train_preference(k, stage, model, folder, checkpoint)
-            else:
-                metrics, tally = self.train_lm(stage, model, folder, checkpoint)
-            done = {"stage": stage.name, "key": key, "base": base, **metrics}
-            scores = self.score(model, f"after {stage.name}", folder)
-            if scores is not None:
-                done.update(eval=scores, eval_key=self.eval_key())
-            if stage.method == "full":
-                model.save_pretrained(folder / "model")
-                self.tokenizer.save_pretrained(folder / "model")
-                done["model"] = str(folder / "model")
-            else:
-                model.save_pretrained(folder / "adapter")
-                done["adapter"] = str(folder / "adapter")
-            (folder / DONE).write_text(json.dumps(done, indent=2))
-            report[stage.name] = done
-            self.say(f"stage {stage.name}: loss {metrics['train_loss']:.4f} after {metrics['steps']} steps; "
-                     f"packing efficiency {metrics['data']['packing_efficiency']:.1%}")
+            report[stage.name] = self.run_stage(k, stage, key, resume)
         return report
+
+    def run_stage(self, k: int, stage: StageSpec, key: str, resume: bool) -> dict[str, Any]:
+        """One stage: reused when it finished from the same inputs, else trained and saved."""
+        folder = self.output / stage.name
+        done = self.finished(folder, key) if resume else None
+        if done is not None:
+            self.say(f"stage {stage.name}: finished earlier from the same data and settings, skipped")
+            return done
+        self.prepare_folder(stage, folder, key, resume)
+        model, base = self.start_model(k, stage, folder)
+        if self.cfg.gradient_checkpointing:
+            model.gradient_checkpointing_enable()
+        metrics = self.train_stage(k, stage, model, folder, resume)
+        done = self.save_stage(stage, model, folder, {"stage": stage.name, "key": key, "base": base, **metrics})
+        self.say(f"stage {stage.name}: loss {metrics['train_loss']:.4f} after {metrics['steps']} steps; "
+                 f"packing efficiency {metrics['data']['packing_efficiency']:.1%}")
+        return done
+
+    def prepare_folder(self, stage: StageSpec, folder: Path, key: str, resume: bool) -> None:
+        """The stage's folder, marked with its key; checkpoints of a run from other data or settings (or any,
+        without `resume`) removed, since they must not be resumed."""
+        started = folder / "key"
+        if folder.exists() and (not started.exists() or started.read_text() != key):
+            self.say(f"stage {stage.name}: its data or settings changed since it was trained; training it again")
+            shutil.rmtree(folder)
+        if not resume:
+            shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        started.write_text(key)
+
+    def train_stage(self, k: int, stage: StageSpec, model: Any, folder: Path, resume: bool) -> dict[str, Any]:
+        """The stage's objective on its data, from its last complete checkpoint when resuming."""
+        checkpoint = _last_checkpoint(folder / "checkpoints") if resume else None
+        if checkpoint:
+            self.say(f"stage {stage.name}: resuming from {checkpoint}")
+        if stage.preference:
+            return self.train_preference(k, stage, model, folder, checkpoint)[0]
+        return self.train_lm(stage, model, folder, checkpoint)[0]
+
+    def save_stage(self, stage: StageSpec, model: Any, folder: Path, done: dict[str, Any]) -> dict[str, Any]:
+        """The trained stage scored and saved (an adapter, or full weights), `stage.json` written last."""
+        scores = self.score(model, f"after {stage.name}", folder)
+        if scores is not None:
+            done.update(eval=scores, eval_key=self.eval_key())
+        if stage.method == "full":
+            model.save_pretrained(folder / "model")
+            self.tokenizer.save_pretrained(folder / "model")
+            done["model"] = str(folder / "model")
+        else:
+            model.save_pretrained(folder / "adapter")
+            done["adapter"] = str(folder / "adapter")
+        (folder / DONE).write_text(json.dumps(done, indent=2))
+        return done
 
     def arguments(self, stage: StageSpec, folder: Path, model: Any, evaluate: bool) -> Any:
         from transformers import TrainingArguments
@@ -312,6 +329,7 @@ class StageRunner:
         trainer = LearnedPositionsTrainer(model=model, args=self.arguments(stage, folder, model, bool(val)),
                                           train_dataset=train, eval_dataset=val, data_collator=collate,
                                           callbacks=[JsonLog(folder / "log.jsonl")])
+        StageBar.replace_default(trainer, f"stage {stage.name}")
         result = trainer.train(resume_from_checkpoint=checkpoint)
         metrics = {"train_loss": result.training_loss, "steps": result.global_step, "data": tally.to_dict()}
         if val:
@@ -333,8 +351,10 @@ class StageRunner:
             add_reference(model, examples, stage, collate, fresh_adapter=not continued)
         trainer = PreferenceTrainer(model=model, args=self.arguments(stage, folder, model, False), train_dataset=train,
                                     data_collator=collate, callbacks=[JsonLog(folder / "log.jsonl")], stage=stage)
+        StageBar.replace_default(trainer, f"stage {stage.name}")
         result = trainer.train(resume_from_checkpoint=checkpoint)
-        losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+        # every batch's loss, not only the logged ones: a short stage may end before its first logging step
+        losses = trainer.batch_losses
         metrics: dict[str, Any] = {"objective": stage.objective, "train_loss": result.training_loss,
                                    "steps": result.global_step, "data": tally.to_dict(),
                                    "first_loss": losses[0] if losses else None,
@@ -395,3 +415,29 @@ class JsonLog(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs) -> None:
         with open(self.path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps({"step": state.global_step, **(logs or {})}) + "\n")
+
+
+class StageBar(ProgressCallback):
+    """The trainer's step bar, named after the stage: one progress display for the stage. The log dicts the
+    default bar prints are in log.jsonl already (JsonLog), and evaluation batches get no bar of their own."""
+
+    def __init__(self, label: str):
+        super().__init__()
+        self.label = label
+
+    @classmethod
+    def replace_default(cls, trainer: Any, label: str) -> None:
+        trainer.remove_callback(ProgressCallback)
+        trainer.add_callback(cls(label))
+
+    def on_train_begin(self, args, state, control, **kwargs) -> None:
+        if state.is_world_process_zero:
+            # disable=False: shown even where TQDM_DISABLE quiets other libraries' bars (the command line sets it)
+            self.training_bar = tqdm(total=state.max_steps, desc=self.label, dynamic_ncols=True, disable=False)
+        self.current_step = 0
+
+    def on_prediction_step(self, args, state, control, eval_dataloader=None, **kwargs) -> None:
+        return None
+
+    def on_log(self, args, state, control, logs=None, **kwargs) -> None:
+        return None

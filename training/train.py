@@ -1,8 +1,13 @@
-"""`medcurate train`: the stages of a recipe's `train` section (or of a training-only config) end to end."""
+"""Training end to end: the stages of a train section, in order, then the merged model and its card.
+
+A job comes from a training-only config file here, or from a recipe on the curation side
+(`curation.recipe.train_after`), so this package never reads recipes.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,36 +20,51 @@ from .config import TrainConfig
 from .stages import StageRunner
 
 
-def load_train_config(path: Path) -> tuple[TrainConfig, Path, Path, str, list[str] | None]:
-    """(config, data folder, output folder, title, the recipe's decontamination benchmarks) from a recipe or a
-    training-only config file (which has no decontamination list)."""
+@dataclass(frozen=True)
+class TrainJob:
+    """A validated train section with everything it needs resolved: where its data is, where its weights go,
+    the card's title, the folder relative paths start from, and the benchmarks its data was decontaminated
+    against (None: nothing says)."""
+
+    config: TrainConfig
+    data: Path
+    output: Path
+    title: str
+    base_dir: Path
+    decontaminated: list[str] | None = None
+
+
+def parse_train_section(section: Any, where: Path) -> TrainConfig:
+    """The train section as a model; every problem listed with its path, the file named."""
+    try:
+        return TrainConfig.model_validate(section)
+    except ValidationError as e:
+        lines = [f"  train.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()]
+        raise MedcurateError(f"{where}: {len(lines)} problem(s) in the train section\n" + "\n".join(lines)) from None
+
+
+def config_job(data: dict[str, Any], path: Path) -> TrainJob:
+    """The job a training-only config file describes (its content already read); paths relative to the file."""
+    if "sources" in data:
+        raise MedcurateError(f"{path}: this is a recipe, not a training-only config; train it with "
+                             f"curation.recipe.train_recipe (what `medcurate train {path}` does)")
+    cfg = parse_train_section(data, path)
+    base = path.resolve().parent
+    if not cfg.data:
+        raise MedcurateError(f"{path}: say where the exported dataset is (data: folder)")
+    output = base / cfg.output if cfg.output else base / f"{path.stem}-model"
+    return TrainJob(cfg, base / cfg.data, output, path.stem, base)
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """A YAML config file as a mapping, or an error naming the file."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as e:
         raise MedcurateError(f"{path}: cannot read ({e})") from None
-    base = path.resolve().parent
-    if "sources" in data:  # a recipe: the data is its export
-        from curation.recipe import load_recipe
-
-        loaded = load_recipe(path)
-        section, title = data.get("train"), loaded.recipe.name
-        if not section:
-            raise MedcurateError(f"{path}: the recipe has no train section")
-        default_data, default_out = loaded.output, loaded.output.parent / f"{loaded.recipe.name}-model"
-        decontaminated: list[str] | None = loaded.decontaminated_against()
-    else:
-        section, title, decontaminated = data, path.stem, None
-        default_data, default_out = None, base / f"{path.stem}-model"
-    try:
-        cfg = TrainConfig.model_validate(section)
-    except ValidationError as e:
-        lines = [f"  train.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()]
-        raise MedcurateError(f"{path}: {len(lines)} problem(s) in the train section\n" + "\n".join(lines)) from None
-    data_dir = (base / cfg.data) if cfg.data else default_data
-    if data_dir is None:
-        raise MedcurateError(f"{path}: say where the exported dataset is (data: folder)")
-    output = (base / cfg.output) if cfg.output else default_out
-    return cfg, Path(data_dir), Path(output), title, decontaminated
+    if not isinstance(data, dict):
+        raise MedcurateError(f"{path}: a training config is a mapping (model, data, stages, ...)")
+    return data
 
 
 def eval_table(cfg: TrainConfig, report: dict[str, Any]) -> str:
@@ -97,17 +117,24 @@ def model_card(title: str, cfg: TrainConfig, report: dict[str, Any]) -> str:
             + eval_table(cfg, report))
 
 
-def train(path: Path, *, resume: bool = True, say: Callable[[str], None] = print) -> dict[str, Any]:
-    cfg, data, output, title, decontaminated = load_train_config(path)
+def run_job(job: TrainJob, *, resume: bool = True, say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train the job's stages in order (finished ones reused), then merge the last stage's weights."""
+    cfg, data = job.config, job.data
     if not (data / "data").is_dir():
         raise MedcurateError(f"{data}: no exported dataset here (run `medcurate run` on the recipe first)")
-    runner = StageRunner(cfg, data, output, say, base_dir=path.resolve().parent, decontaminated=decontaminated)
+    runner = StageRunner(cfg, data, job.output, say, base_dir=job.base_dir, decontaminated=job.decontaminated)
     report = runner.run(resume=resume)
     if cfg.merge and cfg.stages[-1].method in ("prompt", "prefix"):
         say(f"{cfg.stages[-1].method} tuning has no weights to merge: load {report[cfg.stages[-1].name]['adapter']} "
             f"with peft.PeftModel.from_pretrained")
     elif cfg.merge:
-        merged = runner.merge(report, model_card(title, cfg, report))
+        merged = runner.merge(report, model_card(job.title, cfg, report))
         report["merged"] = str(merged)
         say(f"merged weights: {merged}")
     return report
+
+
+def train(path: Path, *, resume: bool = True, say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train what a training-only config file describes (a recipe's train section: curation.recipe.train_recipe)."""
+    path = Path(path)
+    return run_job(config_job(read_config(path), path), resume=resume, say=say)

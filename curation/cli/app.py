@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -13,11 +14,20 @@ from rich.table import Table
 
 from ..errors import MedcurateError
 from ..ledger import Ledger
+from .quiet import quiet_third_party
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Curate multilingual medical instruction data, and fine-tune models on it.")
 console = Console(stderr=True)
 out = Console()
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Keep the third-party libraries' warnings "
+                                                                       "and progress bars.")] = False) -> None:
+    """Curate multilingual medical instruction data, and fine-tune models on it."""
+    if not verbose:
+        quiet_third_party()
 
 FormatOpt = Annotated[str | None, typer.Option("--format", "-f", help="Input format; detected if left out.")]
 FieldsOpt = Annotated[str | None, typer.Option(
@@ -55,17 +65,27 @@ def progress_bar(label: str):
         yield lambda n: progress.advance(task, n)
 
 
+class StepBars:
+    """The `progress(label, total)` callback library calls take, drawing one bar per label; `stop` ends the
+    display early (before training, whose own progress would fight the live bars)."""
+
+    def __init__(self, bars: Progress):
+        self.bars = bars
+
+    def __call__(self, label: str, total: int | None) -> Callable[[int], None]:
+        task = self.bars.add_task(label, total=total or None)
+        return lambda n: self.bars.advance(task, n)
+
+    def stop(self) -> None:
+        self.bars.stop()
+
+
 @contextmanager
-def step_bars():
-    """Bars for a run's reading and steps: yields the `progress(label, total)` callback library calls take."""
+def step_bars() -> Iterator[StepBars]:
+    """Bars for a run's reading and steps; they disappear when done."""
     with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as bars:
-
-        def progress(label: str, total: int | None):
-            task = bars.add_task(label, total=total or None)
-            return lambda n: bars.advance(task, n)
-
-        yield progress
+        yield StepBars(bars)
 
 
 def option_errors(e) -> str:

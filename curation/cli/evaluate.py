@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -63,37 +64,20 @@ def eval_command(
     cache: CacheOpt = None,
 ) -> None:
     """Score MODEL on multiple-choice and PubMedQA benchmarks: accuracy with a bootstrap 95% interval."""
-    from pydantic import ValidationError
-
-    from training.evaluation import EvalSpec
-    from training.evaluation.models import load_local
     from training.evaluation.results import write
-    from training.evaluation.run import Target, evaluate
+    from training.evaluation.run import evaluate
 
     say = lambda m: console.print(m, highlight=False)  # noqa: E731
+    spec = eval_spec(benchmark=benchmark, styles=style or ["direct"], method=method, target=target,
+                     normalize=normalize, chat_template=chat_template, shots=shots, dev=dev, limit=limit, seed=seed,
+                     batch_size=batch_size, max_tokens=max_tokens)
     try:
-        spec = EvalSpec(benchmarks=benchmark, styles=style or ["direct"], method=method, target=target,
-                        normalize=normalize, chat_template=chat_template, shots=shots, dev=dev, limit=limit,
-                        seed=seed, batch_size=batch_size, max_tokens=max_tokens)
-    except ValidationError as e:
-        fail(option_errors(e))
-    try:
-        decontaminated = None
-        if recipe is not None:
-            from curation.recipe import load_recipe
-
-            decontaminated = load_recipe(recipe).decontaminated_against()
-        else:
-            say("note: no --recipe given, so nothing says whether the training data was decontaminated "
-                "against these benchmarks")
+        decontaminated = decontamination_of(recipe, say)
         if endpoint or (model and model.startswith(("http://", "https://"))):
-            ep = resolve_endpoint(model if not endpoint else None, api_model, api_key_env, endpoint, llm_config,
-                                  concurrency)
-            subject = Target(name=f"{ep.model} at {ep.base_url}", endpoint=ep)
+            subject = endpoint_target(resolve_endpoint(model if not endpoint else None, api_model, api_key_env,
+                                                       endpoint, llm_config, concurrency))
         else:
-            with console.status("loading the model"):
-                m, tok, described = load_local(model, base)
-            subject = Target(name=described, model=m, tokenizer=tok)
+            subject = local_target(model, base)
         result = evaluate(subject, spec, cache_path=cache, decontaminated=decontaminated, say=say)
     except MedcurateError as e:
         fail(str(e))
@@ -102,3 +86,43 @@ def eval_command(
         say(note)
     js, md = write(result, output)
     out.print(f"wrote {js} and {md}")
+
+
+def eval_spec(*, benchmark: list[str], **options: Any) -> Any:
+    """The options as an evaluation spec, or exit naming the option that is wrong."""
+    from pydantic import ValidationError
+
+    from training.evaluation import EvalSpec
+
+    try:
+        return EvalSpec(benchmarks=benchmark, **options)
+    except ValidationError as e:
+        fail(option_errors(e))
+
+
+def decontamination_of(recipe: Path | None, say: Callable[[str], None]) -> list[str] | None:
+    """The benchmarks the recipe's data was decontaminated against; None, with a note, when no recipe is given."""
+    if recipe is None:
+        say("note: no --recipe given, so nothing says whether the training data was decontaminated "
+            "against these benchmarks")
+        return None
+    from ..recipe import load_recipe
+
+    return load_recipe(recipe).decontaminated_against()
+
+
+def endpoint_target(ep: Any) -> Any:
+    """An OpenAI-compatible endpoint to score, named by its model and address."""
+    from training.evaluation.run import Target
+
+    return Target(name=f"{ep.model} at {ep.base_url}", endpoint=ep)
+
+
+def local_target(model: str | None, base: str | None) -> Any:
+    """A local model (folder, GGUF file, adapter or trainer output; the embedded default when None) to score."""
+    from training.evaluation.models import load_local
+    from training.evaluation.run import Target
+
+    with console.status("loading the model"):
+        m, tok, described = load_local(model, base)
+    return Target(name=described, model=m, tokenizer=tok)

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from ..errors import MedcurateError
+from ..executors.config import ExecutorConfig
 from ..recipe import LoadedRecipe, RecipeError, load_recipe
 from .app import WorkersOpt, app, console, fail, out, print_ledger, step_bars
+from .train import print_training
+
+if TYPE_CHECKING:
+    from ..run import RunResult
 
 RecipeArg = Annotated[Path, typer.Argument(help="A recipe YAML file.")]
 
@@ -82,43 +87,62 @@ def run(
 ) -> None:
     """Build the datasets a recipe describes (then train, if it says so); cached steps are reused, an interrupted
     run resumes."""
-    from ..run import run_recipe
+    from ..recipe import run_then_train
 
     loaded = load_or_exit(recipe)
-    chosen = loaded.recipe.executor
-    if executor is not None or address is not None:
-        if executor not in (None, "local", "ray"):
-            fail(f"--executor: '{executor}' is not an executor (local, ray)")
-        update = {k: v for k, v in (("type", executor), ("address", address)) if v is not None}
-        chosen = chosen.model_copy(update=update)
+    chosen = chosen_executor(loaded, executor, address)
+    say = lambda m: console.print(m, highlight=False)  # noqa: E731
     with step_bars() as progress:
+
+        def report_run(result: RunResult) -> None:
+            progress.stop()  # the bars belong to the curation; training shows its own progress
+            print_run(loaded, result)
+
         try:
-            result = run_recipe(loaded, force=tuple(force or ()), until=until, workers=workers or None,
-                                progress=progress, say=lambda m: console.print(m, highlight=False),
-                                executor=chosen)
+            done = run_then_train(loaded, train=not no_train, force=tuple(force or ()), until=until,
+                                  workers=workers or None, executor=chosen, progress=progress, say=say,
+                                  on_run=report_run)
         except MedcurateError as e:
             fail(str(e))
+    if done.training is not None:
+        print_training(done.training)
+
+
+def chosen_executor(loaded: LoadedRecipe, executor: str | None, address: str | None) -> ExecutorConfig:
+    """The recipe's executor with the command line's --executor / --address over it."""
+    chosen = loaded.recipe.executor
+    if executor is None and address is None:
+        return chosen
+    if executor not in (None, "local", "ray"):
+        fail(f"--executor: '{executor}' is not an executor (local, ray)")
+    update = {k: v for k, v in (("type", executor), ("address", address)) if v is not None}
+    return chosen.model_copy(update=update)
+
+
+def print_run(loaded: LoadedRecipe, result: RunResult) -> None:
+    """The ledger, the exported stages and where they went, and what ran or was reused."""
     print_ledger(result.ledger)
     if result.manifest:
-        t = Table(title="stages")
-        for col in ("stage", "train", "validation", "replayed", "languages"):
-            t.add_column(col, justify="left" if col in ("stage", "languages") else "right")
-        for name, st in result.manifest["stages"].items():
-            langs = ", ".join(f"{k} {v}" for k, v in st["by_language"].items())
-            t.add_row(name, f"{st['train']:,}", f"{st['validation']:,}", f"{st['replayed']:,}", langs)
-        out.print(t)
-        llm = result.manifest.get("llm") or {}
-        if llm.get("requests"):
-            out.print(f"LLM: {llm['requests']:,} requests, {llm['prompt_tokens']:,} prompt + "
-                      f"{llm['completion_tokens']:,} completion tokens, cost {llm['cost']:.4f}")
+        print_stages(result.manifest)
         first = next(iter(result.manifest["stages"]), "stage1")
         out.print(f"dataset: {loaded.output} (datasets.load_dataset('{loaded.output}', '{first}')); "
                   f"manifest: {loaded.output / 'manifest.json'}; rejects: {loaded.output / 'rejects.jsonl'}")
     out.print(f"ran: {', '.join(result.ran) or 'nothing'}; reused from {loaded.work}: {len(result.reused)}")
-    if loaded.recipe.train and result.manifest and not no_train:
-        from .train import train as train_command
 
-        train_command(recipe, fresh=False)
+
+def print_stages(manifest: dict[str, Any]) -> None:
+    """Each exported stage's split sizes and languages, and what the LLM steps cost."""
+    t = Table(title="stages")
+    for col in ("stage", "train", "validation", "replayed", "languages"):
+        t.add_column(col, justify="left" if col in ("stage", "languages") else "right")
+    for name, st in manifest["stages"].items():
+        langs = ", ".join(f"{k} {v}" for k, v in st["by_language"].items())
+        t.add_row(name, f"{st['train']:,}", f"{st['validation']:,}", f"{st['replayed']:,}", langs)
+    out.print(t)
+    llm = manifest.get("llm") or {}
+    if llm.get("requests"):
+        out.print(f"LLM: {llm['requests']:,} requests, {llm['prompt_tokens']:,} prompt + "
+                  f"{llm['completion_tokens']:,} completion tokens, cost {llm['cost']:.4f}")
 
 
 @app.command()

@@ -99,11 +99,12 @@ def decontaminate(
 
 
 _steps_command("clean", CLEAN_CHAIN,
-               "The default cleaning chain: normalize -> langid -> pii -> quality.")
+               "The default cleaning chain: normalize -> langid -> pii -> quality -> relevance.")
 for _name, _doc in (("normalize", "Unicode, mojibake, control characters, whitespace, HTML to text."),
                     ("langid", "Language of each record and role; keep-list, confidence, mixed pairs."),
                     ("pii", "Replace personal data with typed placeholders (<EMAIL>, <PHONE>, ...)."),
-                    ("quality", "Length, repetition, refusals, truncation and medical-relevance filters."),
+                    ("quality", "Length, repetition, refusals, truncation and symbol filters."),
+                    ("relevance", "Drop records that are not medical, each judged in the light of its source."),
                     ("pairs", "Preference pairs (and KTO labels) from review decisions and judged candidates, "
                               "added beside the records.")):
     _steps_command(_name, (_name,), _doc)

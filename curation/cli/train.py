@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,12 +18,17 @@ def train(
                                                         "checkpoints.")] = False,
 ) -> None:
     """Train the stages (cpt / sft; full, LoRA, DoRA, prompt or prefix tuning); resumes after a kill."""
-    from training.train import train as run_training
+    from ..recipe import train_file
 
     try:
-        report = run_training(config, resume=not fresh, say=lambda m: console.print(m, highlight=False))
+        report = train_file(config, resume=not fresh, say=lambda m: console.print(m, highlight=False))
     except MedcurateError as e:
         fail(str(e))
+    print_training(report)
+
+
+def print_training(report: dict[str, Any]) -> None:
+    """One line per trained stage: its steps and losses."""
     for name, r in report.items():
         if isinstance(r, dict):
             out.print(f"{name}: {r['steps']} steps, train loss {r['train_loss']:.4f}"

@@ -20,41 +20,10 @@ from ..errors import MedcurateError
 from .cache import ReplyCache, request_key
 from .config import Endpoint
 from .limits import AdaptiveLimit, RateLimiter, parse_duration
+from .types import Reply, Request, Usage
 
 if TYPE_CHECKING:
     from .shared import LLMPool
-
-
-@dataclass
-class Request:
-    messages: list[dict[str, str]]
-    params: dict[str, Any]
-    template_hash: str = ""
-
-
-@dataclass
-class Reply:
-    text: str | None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached: bool = False
-    error: str | None = None
-
-
-@dataclass
-class Usage:
-    requests: int = 0
-    cache_hits: int = 0
-    failed: int = 0
-    retries: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"requests": self.requests, "cache_hits": self.cache_hits, "failed": self.failed,
-                "retries": self.retries, "prompt_tokens": self.prompt_tokens,
-                "completion_tokens": self.completion_tokens, "cost": round(self.cost, 6)}
 
 
 class BudgetExceeded(MedcurateError):
@@ -81,6 +50,20 @@ def request_tokens(req: Request) -> int:
     return sum(estimate_tokens(m["content"]) for m in req.messages) + int(req.params.get("max_tokens", 256))
 
 
+def first_top_logprobs(choice: Any, req: Request) -> dict[str, float] | None:
+    """The first generated token's alternatives ({token: logprob}) when the request asked for logprobs; None
+    when it did not or the server sent none (so the caller can tell a server without logprobs from a grade)."""
+    if not req.params.get("logprobs"):
+        return None
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if not content:
+        return None
+    top: dict[str, float] = {}
+    for alt in content[0].top_logprobs or []:
+        top[alt.token] = max(alt.logprob, top.get(alt.token, float("-inf")))
+    return top or None
+
+
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
 
@@ -101,9 +84,10 @@ class RemoteBackend:
         completion = raw.parse()
         if isinstance(completion, str) or not getattr(completion, "choices", None):
             raise ValueError("malformed reply (no choices)")
-        text = completion.choices[0].message.content
+        choice = completion.choices[0]
         usage = completion.usage
-        return Reply(text or "", usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0)
+        return Reply(choice.message.content or "", usage.prompt_tokens if usage else 0,
+                     usage.completion_tokens if usage else 0, top_logprobs=first_top_logprobs(choice, req))
 
     def _note_headers(self, headers: Any) -> None:
         """Pause everyone when the server says the window is used up."""
@@ -181,7 +165,8 @@ class LLM:
         for i, req in enumerate(requests):
             hit = self.cache.get(self.key(req))
             if hit is not None:
-                replies[i] = Reply(hit["text"], hit["prompt_tokens"], hit["completion_tokens"], cached=True)
+                replies[i] = Reply(hit["text"], hit["prompt_tokens"], hit["completion_tokens"], cached=True,
+                                   top_logprobs=hit.get("top_logprobs"))
                 self.usage.cache_hits += 1
             else:
                 todo.append(i)
@@ -224,7 +209,8 @@ class LLM:
         self.usage.completion_tokens += reply.completion_tokens
         self.usage.cost += self.endpoint.prices.cost(reply.prompt_tokens, reply.completion_tokens)
         self.cache.put(self.key(req), {"text": reply.text, "prompt_tokens": reply.prompt_tokens,
-                                       "completion_tokens": reply.completion_tokens})
+                                       "completion_tokens": reply.completion_tokens,
+                                       "top_logprobs": reply.top_logprobs})
 
     async def _remote(self, requests: list[Request], todo: list[int], replies: list[Reply | None]) -> None:
         backend = RemoteBackend(self.endpoint)

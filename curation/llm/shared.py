@@ -13,9 +13,10 @@ import math
 import time
 from typing import TYPE_CHECKING, Any
 
-from .client import RemoteBackend, Reply, Request, Usage
+from .client import RemoteBackend
 from .config import Endpoint
 from .limits import RateLimiter
+from .types import Reply, Request, Usage
 
 if TYPE_CHECKING:
     from .client import LLM

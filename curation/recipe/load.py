@@ -122,15 +122,6 @@ def semantic_problems(recipe: Recipe, specs: list[SourceSpec]) -> list[tuple[tup
         if endpoint is not None and endpoint not in recipe.llm.endpoints:
             problems.append((("steps", i, "config", "endpoint"),
                              f"unknown endpoint '{endpoint}' (known: {', '.join(recipe.llm.endpoints)})"))
-    if recipe.train is not None:
-        from pydantic import ValidationError
-
-        from training.config import TrainConfig
-
-        try:
-            TrainConfig.model_validate(recipe.train)
-        except ValidationError as e:
-            problems += [(("train", *err["loc"]), err["msg"]) for err in e.errors()]
     if recipe.work_dir and is_uri(recipe.work_dir) and (why := check_uri(recipe.work_dir)):
         problems.append((("work_dir",), why))
     if recipe.state_dir and is_uri(recipe.state_dir):
@@ -154,13 +145,17 @@ def semantic_problems(recipe: Recipe, specs: list[SourceSpec]) -> list[tuple[tup
     return problems
 
 
-def load_recipe(file: str | Path, *, check_paths: bool = True) -> LoadedRecipe:
-    """Validate a recipe; raises RecipeError listing every problem with its YAML path and line."""
+def load_recipe(file: str | Path, *, check_paths: bool = True, text: str | None = None) -> LoadedRecipe:
+    """Validate a recipe; raises RecipeError listing every problem with its YAML path and line.
+
+    `text` is the file's content when the caller has read it already (it is then not read again).
+    """
     file = Path(file)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as e:
-        raise MedcurateError(f"{file}: cannot read the recipe ({e.strerror})") from None
+    if text is None:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as e:
+            raise MedcurateError(f"{file}: cannot read the recipe ({e.strerror})") from None
     try:
         root = yaml.compose(text)
         data = yaml.safe_load(text)

@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
+from training.config import TrainConfig
+
 from ..executors.config import ExecutorConfig
 from ..io.reader import SourceSpec
 from ..llm.config import Endpoint
@@ -138,7 +140,8 @@ class Recipe(Strict):
     llm: LLM = Field(default_factory=LLM)
     mixture: dict[str, Stage] = Field(default_factory=dict, description="Training stages, in order.")
     export: Export = Field(default_factory=Export)
-    train: dict[str, Any] | None = Field(None, description="Training stages for `medcurate train`.")
+    train: TrainConfig | None = Field(None, description="Training stages for `medcurate train`, run after the "
+                                                        "export by `medcurate run`.")
 
     def step_ids(self) -> list[str]:
         ids, seen = [], {}

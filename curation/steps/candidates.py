@@ -2,9 +2,9 @@
 
 Each record's prompt (its conversation before the last reply) is answered `n` times with seeded sampling
 (seed, seed + 1, ...), so a re-run asks the same requests and hits the cache. Every reply is graded with the
-judge step's template and parsing (accuracy, helpfulness, safety, language; 1-5), and the replies with their
-scores go to `meta.candidates`, where the pairs step builds chosen/rejected pairs from them. Records keep
-their own reply: candidates are measured, not chosen, here.
+judge step's grading (accuracy, helpfulness, safety, language; 1-5; from JSON or from the probabilities of
+the score tokens), and the replies with their scores go to `meta.candidates`, where the pairs step builds
+chosen/rejected pairs from them. Records keep their own reply: candidates are measured, not chosen, here.
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ from typing import Any
 from pydantic import Field
 
 from ..llm.client import Request
+from ..llm.grading import Item, grade
 from ..llm.prompts import language_name
 from ..llm.step import LLMStep, LLMStepConfig
-from ..llm.structured import ask_json
 from ..preference import prompt_of
 from .base import Record, Reject, register
-from .judge import CRITERIA, Grades
+from .judge import GradingOptions
 
 
-class CandidatesConfig(LLMStepConfig):
+class CandidatesConfig(LLMStepConfig, GradingOptions):
     n: int = Field(2, ge=2, le=16, description="Replies sampled per prompt.")
     temperature: float = Field(0.8, gt=0, le=2, description="Sampling temperature (above 0, or the replies "
                                                             "would all be the same).")
@@ -42,7 +42,7 @@ class Candidates(LLMStep):
 
     @classmethod
     def prompt_names(cls, config: CandidatesConfig) -> list[str]:  # type: ignore[override]
-        return [config.judge_prompt, "repair"]
+        return [config.judge_prompt, "repair", config.score_prompt]
 
     def apply(self, records: list[Record]) -> tuple[list[Record], list[tuple[Record, Reject]]]:
         c = self.config
@@ -93,24 +93,25 @@ class Candidates(LLMStep):
               texts: list[list[tuple[str | None, str | None]]]) -> list[list[dict[str, Any]]]:
         """The judge's scores of every non-empty reply ({score: None, error} for the others)."""
         c = self.config
-        requests, where = [], []
+        items, where = [], []
         graded: list[list[dict[str, Any]]] = [[{"score": None, "error": "empty reply or failed request"}
                                                for _ in per] for per in texts]
         for i, (rec, prompt, per) in enumerate(zip(records, prompts, texts)):
             question = next((m["content"] for m in reversed(prompt) if m["role"] == "user"), "")
             for k, (text, _) in enumerate(per):
-                if not text:
-                    continue
-                rendered, template_hash = self.prompts.render(c.judge_prompt, question=question, answer=text,
-                                                              language_name=language_name(rec["lang"]))
-                requests.append(Request([{"role": "user", "content": rendered}],
-                                        self.params(max_tokens=c.judge_max_tokens, temperature=0.0), template_hash))
-                where.append((i, k))
-        for (i, k), res in zip(where, ask_json(self.llm, requests, Grades, self.prompts, c.repairs)):
-            if res.value is None:
-                graded[i][k] = {"score": None, "error": res.error}
+                if text:
+                    items.append(Item(question, text, language_name(rec["lang"])))
+                    where.append((i, k))
+        grades = grade(self.llm, self.prompts, items, c.grading, json_template=c.judge_prompt,
+                       score_template=c.score_prompt, repairs=c.repairs, min_mass=c.min_mass, seed=c.seed,
+                       json_params=self.params(max_tokens=c.judge_max_tokens, temperature=0.0))
+        for (i, k), g in zip(where, grades):
+            self.tally[f"graded by {g.method}"] += 1
+            extra: dict[str, Any] = {"grading": g.method, **({"mass": g.mass} if g.mass else {})}
+            if g.scores is None:
+                graded[i][k] = {"score": None, "error": g.error, **extra}
+                self.tally["invalid grades"] += 1
                 continue
-            scores = {name: getattr(res.value, name) for name in CRITERIA}
-            graded[i][k] = {"score": round(sum(scores.values()) / len(scores), 2), "scores": scores,
-                            "reason": res.value.reason[:300]}
+            graded[i][k] = {"score": round(sum(g.scores.values()) / len(g.scores), 2), "scores": g.scores,
+                            "reason": g.reason[:300], **extra}
         return graded

@@ -97,7 +97,7 @@ def build_en() -> None:
     add({"messages": msgs("What is the best way to cook spaghetti?",
                           "Bring a large pot of salted water to a rolling boil, add the spaghetti, stir and cook "
                           "for nine to eleven minutes until al dente, then drain and toss with the sauce.")},
-        "not_medical", step="quality")
+        "not_medical", step="relevance")
     add({"messages": msgs("Is paracetamol safe in pregnancy?", "Yes.")}, "too_short", step="quality")
     add({"messages": msgs("What is the treatment of hyperkalemia?", "What is the treatment of hyperkalemia?")},
         "restates_question", step="quality")
@@ -172,7 +172,7 @@ def build_zh() -> None:
     add({"instruction": "我的手机号是13812345678，身份证号110101199003077777，咳嗽两周需要拍胸片吗？", "input": "",
          "output": "咳嗽超过两周建议到医院就诊，医生会根据情况决定是否需要拍胸片。"}, "pii", step="pii")
     add({"instruction": "请推荐一部好看的电影。", "input": "", "output": "可以看看《肖申克的救赎》，这是一部讲述希望与友谊的经典电影，剧情感人。"},
-        "not_medical", step="quality")
+        "not_medical", step="relevance")
     (HERE / name).write_text(json.dumps(items, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
@@ -254,7 +254,7 @@ def build_rest() -> None:
     rows.append({"text": "The home team won the cup final two goals to one after extra time, with the winning "
                          "goal scored from a corner in the last minute. Fans celebrated in the city centre "
                          "until late at night.", "lang": "en"})
-    plant(name, f"line {len(rows)}", "not_medical", step="quality")
+    plant(name, f"line {len(rows)}", "not_medical", step="relevance")
     para = TEXTS[1][1]
     rows.append({"text": "\n\n".join([para] * 5), "lang": "en"})
     plant(name, f"line {len(rows)}", "repetition", step="quality")

@@ -22,6 +22,7 @@ from curation.llm.prompts import Prompts, language_name
 from curation.llm.structured import ask_json
 
 from .config import WinRateSpec
+from .generate import continue_texts
 
 Messages = list[dict[str, str]]
 Verdict = Literal["new", "old", "tie"]
@@ -127,33 +128,6 @@ def sample_prompts(prompts: Sequence[Messages], k: int, seed: int) -> list[int]:
     return sorted(int(i) for i in rng.choice(unique, size=k, replace=False))
 
 
-def generate_replies(model: Any, tokenizer: Any, prompts: Sequence[Messages], max_tokens: int,
-                     batch_size: int) -> list[str]:
-    """Greedy replies to chat prompts, batched with left padding."""
-    import torch
-
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    device = next(model.parameters()).device
-    out: list[str] = []
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            for start in range(0, len(prompts), batch_size):
-                batch = [tokenizer.apply_chat_template(list(p), tokenize=False, add_generation_prompt=True)
-                         for p in prompts[start: start + batch_size]]
-                enc = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
-                gen = model.generate(**enc, max_new_tokens=max_tokens, do_sample=False, pad_token_id=pad)
-                for row in gen[:, enc["input_ids"].shape[1]:]:
-                    out.append(tokenizer.decode(row, skip_special_tokens=True).strip())
-    finally:
-        tokenizer.padding_side = side
-        model.train(was_training)
-    return out
-
-
 def win_rate(model: Any, tokenizer: Any, prompts: Sequence[Messages], spec: WinRateSpec, *,
              before: Any | None = None, before_context: Callable[[], AbstractContextManager[Any]] | None = None,
              judge: Judge | None = None, langs: Sequence[str | None] | None = None,
@@ -166,10 +140,10 @@ def win_rate(model: Any, tokenizer: Any, prompts: Sequence[Messages], spec: WinR
     picked = sample_prompts(prompts, spec.prompts, spec.seed)
     chosen = [list(prompts[i]) for i in picked]
     chosen_langs = [langs[i] for i in picked] if langs is not None else None
-    new = generate_replies(model, tokenizer, chosen, spec.max_tokens, spec.batch_size)
+    new = continue_texts(model, tokenizer, chosen, spec.max_tokens, spec.batch_size, flatten=False)
     if before_context is not None:
         with before_context():
-            old = generate_replies(model, tokenizer, chosen, spec.max_tokens, spec.batch_size)
+            old = continue_texts(model, tokenizer, chosen, spec.max_tokens, spec.batch_size, flatten=False)
     else:
-        old = generate_replies(before, tokenizer, chosen, spec.max_tokens, spec.batch_size)
+        old = continue_texts(before, tokenizer, chosen, spec.max_tokens, spec.batch_size, flatten=False)
     return compare(chosen, new, old, judge or llm_judge(spec, cache_path=cache_path), spec.seed, chosen_langs)
