@@ -340,4 +340,4 @@ def test_llm_steps_detect_a_missing_language_and_reject_what_cannot_be_decided(s
                                       endpoint(server.base_url),
                                       tmp_path / "j.sqlite", tmp_path / "j.jsonl")
     assert sorted(r["lang"] for r in kept + [x["record"] for x in rejects]) == ["en", "zh"]
-    assert step.summary()["records"] == {"language detected": 2, "sent": 2}
+    assert step.summary()["records"] == {"language detected": 2, "sent": 2, "graded by json": 2}

@@ -145,12 +145,3 @@ class Relevance(PhasedStep):
             else:
                 rejected.append((rec, Reject("not medical", info)))
         return kept, rejected
-
-    def finish(self, state: Judged) -> None:
-        self._shares = state.shares
-
-    def summary(self) -> dict[str, Any]:
-        """Each source's share of records clearing min_score, and whether it was judged a medical source."""
-        shares = getattr(self, "_shares", {})
-        return {"sources": {s: {"share": None if v is None else round(v, 4), "medical_source": self.medical_source(v)}
-                            for s, v in sorted(shares.items())}}
