@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import MedcurateError
 from .io.parallel import read_parallel
 from .io.reader import SourceSpec
 from .io.writers import open_writer
+from .io.yaml_mapping import read_yaml_mapping
 from .ledger import Ledger
 from .pipeline import build_steps, run_steps
 from .record import from_table, to_table
@@ -40,12 +39,7 @@ def load_step_options(config: Path | None, names: tuple[str, ...]) -> dict[str, 
     """A YAML file mapping step name to its options; for a single step the options may stand alone."""
     if config is None:
         return {}
-    try:
-        data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise MedcurateError(f"{config}: cannot read the config ({e})") from None
-    if not isinstance(data, dict):
-        raise MedcurateError(f"{config}: expected a mapping of step name to options")
+    _, data = read_yaml_mapping(config, "expected a mapping of step name to options")
     if len(names) == 1 and names[0] not in data:
         return {names[0]: data}
     unknown = set(data) - set(names)

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from curation.errors import MedcurateError
+from curation.io.yaml_mapping import read_yaml_mapping
 
 from .config import TrainConfig
 from .stages import StageRunner
@@ -54,17 +54,6 @@ def config_job(data: dict[str, Any], path: Path) -> TrainJob:
         raise MedcurateError(f"{path}: say where the exported dataset is (data: folder)")
     output = base / cfg.output if cfg.output else base / f"{path.stem}-model"
     return TrainJob(cfg, base / cfg.data, output, path.stem, base)
-
-
-def read_config(path: Path) -> dict[str, Any]:
-    """A YAML config file as a mapping, or an error naming the file."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise MedcurateError(f"{path}: cannot read ({e})") from None
-    if not isinstance(data, dict):
-        raise MedcurateError(f"{path}: a training config is a mapping (model, data, stages, ...)")
-    return data
 
 
 def eval_table(cfg: TrainConfig, report: dict[str, Any]) -> str:
@@ -137,4 +126,5 @@ def run_job(job: TrainJob, *, resume: bool = True, say: Callable[[str], None] = 
 def train(path: Path, *, resume: bool = True, say: Callable[[str], None] = print) -> dict[str, Any]:
     """Train what a training-only config file describes (a recipe's train section: curation.recipe.train_recipe)."""
     path = Path(path)
-    return run_job(config_job(read_config(path), path), resume=resume, say=say)
+    _, data = read_yaml_mapping(path, "a training config is a mapping (model, data, stages, ...)")
+    return run_job(config_job(data, path), resume=resume, say=say)

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 
 from ..errors import MedcurateError
+from ..io.yaml_mapping import read_yaml_mapping
 from ..llm.config import Endpoint
 from .app import ConfigOpt, RejectsOpt, app, fail, out, print_ledger, step_bars
 
@@ -33,7 +33,7 @@ def resolve_endpoint(base_url: str | None, model: str | None, api_key_env: str |
     if name:
         if llm_config is None:
             raise MedcurateError("--endpoint needs --llm-config naming the file that defines it")
-        data = yaml.safe_load(llm_config.read_text(encoding="utf-8")) or {}
+        _, data = read_yaml_mapping(llm_config, "expected a mapping with llm.endpoints or endpoints")
         endpoints = (data.get("llm", data) or {}).get("endpoints", {})
         if name not in endpoints:
             raise MedcurateError(f"{llm_config}: no endpoint '{name}' (defined: {', '.join(endpoints) or 'none'})")

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from ..errors import MedcurateError
 from ..executors.config import ExecutorConfig
+from ..io.yaml_mapping import read_yaml_mapping
 from .load import LoadedRecipe, load_recipe
 
 if TYPE_CHECKING:  # run.py imports the executors and the steps: loaded only when a run starts
@@ -66,13 +65,7 @@ def train_file(path: Path, *, resume: bool = True, say: Say = _quiet) -> dict[st
     from training.train import config_job, run_job
 
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise MedcurateError(f"{path}: cannot read ({e})") from None
-    if not isinstance(data, dict):
-        raise MedcurateError(f"{path}: neither a recipe nor a training config (a mapping is expected)")
+    text, data = read_yaml_mapping(path, "neither a recipe nor a training config (a mapping is expected)")
     if "sources" in data:
         return train_recipe(load_recipe(path, text=text), resume=resume, say=say)
     return run_job(config_job(data, path), resume=resume, say=say)
