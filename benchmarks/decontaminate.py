@@ -304,7 +304,7 @@ def decide(impl: str, files: list[str], records: list[dict]) -> tuple[dict[str, 
     t0 = time.perf_counter()
     state = step.prepare()
     t1 = time.perf_counter()
-    _, rejected = step.apply_shard(state, records)
+    rejected = step.apply_shard(state, records).rejected
     t2 = time.perf_counter()
     return {r["id"]: rej.reason for r, rej in rejected}, t1 - t0, t2 - t1, len(rejected)
 

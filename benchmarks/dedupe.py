@@ -173,7 +173,8 @@ def templated_report(convs: list[list[dict]], groups: list[list[int]], options: 
                 "mcq": None, "parent_id": None, "origin": None, "meta": {}} for i, m in enumerate(convs)]
     step = Dedupe(Dedupe.Config(**(options or {})))
     t = time.perf_counter()
-    kept, rejected = step.apply([dict(r) for r in records])
+    result = step.apply([dict(r) for r in records])
+    kept, rejected = result.kept, result.rejected
     secs = time.perf_counter() - t
     c = step.config
     removed = {int(rec["id"]): int(rej.detail["duplicate_of"]) for rec, rej in rejected}
@@ -245,7 +246,7 @@ def run_step(texts: list[str], workers: int) -> set[tuple[int, int]]:
     from curation.steps.dedupe import Dedupe
 
     step = Dedupe(Dedupe.Config(num_perm=NUM_PERM, threshold=THRESHOLD, ngram=NGRAM, workers=workers))
-    _, rejected = step.apply(records_of(texts))
+    rejected = step.apply(records_of(texts)).rejected
     return {(min(int(r.detail["duplicate_of"]), int(rec["id"])), max(int(r.detail["duplicate_of"]), int(rec["id"])))
             for rec, r in rejected}
 

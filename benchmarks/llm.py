@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._corpus import medical_sentence  # noqa: E402
+from curation.context import RunContext  # noqa: E402
 from curation.ledger import Ledger  # noqa: E402
 from curation.llm.config import Endpoint  # noqa: E402
 from curation.pipeline import run_steps  # noqa: E402
@@ -50,7 +51,8 @@ def step_run(records: list[dict], url: str, concurrency: int, max_tokens: int, c
              ) -> tuple[float, dict, float]:
     """Seconds, usage, and seconds spent outside the LLM requests (prompts, verification, accounting)."""
     step = Translate(TranslateConfig(to=["es"], max_tokens=max_tokens))
-    step.bind(endpoint=Endpoint(base_url=url, model=MODEL, concurrency=concurrency), cache_path=cache)
+    step.setup(RunContext(endpoints={"bench": Endpoint(base_url=url, model=MODEL, concurrency=concurrency)},
+                          default_endpoint="bench", llm_cache=cache))
     llm = step.llm
     in_requests = 0.0
     complete = llm.complete

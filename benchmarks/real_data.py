@@ -57,7 +57,11 @@ def run_chain(names: tuple[str, ...], records: list[dict]) -> tuple[dict[str, li
     rejected: dict[str, list[dict]] = defaultdict(list)
     start = time.perf_counter()
     for step in steps:
-        records, rej = step.apply(records) if step.scope == "global" else process_records(step, records)
+        if step.scope == "global":
+            result = step.apply(records)
+            records, rej = result.kept, result.rejected
+        else:
+            records, rej = process_records(step, records)
         for rec, r in rej:
             rejected[f"{step.name}: {r.reason}"].append(rec)
     return rejected, time.perf_counter() - start, records
@@ -66,7 +70,7 @@ def run_chain(names: tuple[str, ...], records: list[dict]) -> tuple[dict[str, li
 def langid_accuracy(records: list[dict], lang: str) -> tuple[float, Counter]:
     (step,) = build_steps([("langid", None)])
     recs = copy.deepcopy(records)
-    step.setup()
+    step.load_resources()
     got: Counter = Counter()
     for rec in recs:
         with contextlib.suppress(Exception):  # a reject still labelled the record

@@ -192,7 +192,7 @@ def pubmedqa() -> list[str]:
 def judged(texts: list[str], sources: list[str], **options) -> list[bool]:
     """Kept or not, per text, by the relevance step (records named by their position) with these options."""
     records = [{"id": str(i), "source": src, "text": t, "meta": {}} for i, (t, src) in enumerate(zip(texts, sources))]
-    kept, _ = Relevance(Relevance.Config(**options)).apply(records)
+    kept = Relevance(Relevance.Config(**options)).apply(records).kept
     ids = {r["id"] for r in kept}
     return [str(i) in ids for i in range(len(texts))]
 

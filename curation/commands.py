@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .context import RunContext
 from .errors import MedcurateError
 from .io.parallel import read_parallel
 from .io.reader import SourceSpec
@@ -52,7 +53,7 @@ def load_step_options(config: Path | None, names: tuple[str, ...]) -> dict[str, 
 def run_step_command(
     input: str, output: Path, names: tuple[str, ...], *, config: Path | None = None,
     options: dict[str, dict[str, Any]] | None = None, rejects: Path | None = None, workers: int = 1,
-    progress: Progress = no_progress, context: dict[str, Any] | None = None, dry_run: bool = False,
+    progress: Progress = no_progress, context: RunContext | None = None, dry_run: bool = False,
     encoding: str | None = None,
 ) -> StepRun:
     """Read `input`, apply the steps, write `output` and the rejects beside it (nothing at all on a dry run).
@@ -65,8 +66,9 @@ def run_step_command(
         steps = build_steps([(n, opts.get(n)) for n in names])
     except Exception as e:  # pydantic's ValidationError names the field; KeyError an unknown step
         raise MedcurateError(f"step options: {e}") from None
+    ctx = replace(context or RunContext(), dry_run=dry_run, workers=workers)
     for step in steps:
-        step.bind(**(context or {}), dry_run=dry_run)
+        step.setup(ctx)
     ledger = Ledger()
     rejects_path = rejects or default_rejects_path(output)
     with RejectWriter(rejects_path if not dry_run else Path("/dev/null")) as rw:

@@ -123,17 +123,6 @@ def write_part(records: list[Record], replay: Iterable[bool], replay_from: str |
     pq.write_table(to_table(marked), path, compression="zstd")
 
 
-def write_mixture(mixes: dict[str, StageMix], records: list[Record], out: Path, shard_size: int) -> None:
-    """The mixture's shards from records in memory (the local executor's gather)."""
-    for name, mix in mixes.items():
-        for split, (rows, replay) in mix.splits().items():
-            n = parts_of(len(rows), shard_size)
-            for k in range(n):
-                part = slice(k * shard_size, (k + 1) * shard_size)
-                write_part([records[i] for i in rows[part]], replay[part], mix.replay_from,
-                           part_path(out, name, split, k, n))
-
-
 def split_files(out: Path, stage: str, split: str) -> list[Path]:
     return sorted((out / "data" / stage).glob(f"{split}-*.parquet"))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,22 +35,33 @@ class StepCounts:
             raise LedgerMismatch(f"ledger for '{self.name}': reasons do not sum to {self.rejected} rejected")
 
 
-def check_identities(step: str, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]]) -> int:
-    """Every input id leaves the step exactly once (kept or rejected); every other record it returns names an
-    input as its parent. Counting alone cannot tell a lost record from an invented one, so ids are compared.
-    Returns the number of added records."""
+def check_identities(step: str, inputs: Sequence[dict[str, Any]], outputs: Sequence[dict[str, Any]],
+                     added: Sequence[dict[str, Any]] = (), generator: bool = False) -> None:
+    """Every input id leaves the step exactly once (kept or rejected); every other record it returns is one the
+    step declared as `added`, leaves once, and names an input as its parent (a generator's may name none).
+    Counting alone cannot tell a lost record from an invented one, so ids are compared."""
     want = Counter(r["id"] for r in inputs)
-    got = Counter(r["id"] for r in outputs if r["id"] in want)
+    got = Counter(r["id"] for r in outputs)
     for rid, n in want.items():
         if got[rid] != n:
             what = "lost" if got[rid] < n else f"returned {got[rid]} times"
             raise LedgerMismatch(f"step '{step}': record {rid} {what}; every input must be kept or rejected once")
-    added = [r for r in outputs if r["id"] not in want]
-    for r in added:
-        if r.get("parent_id") not in want:
-            raise LedgerMismatch(f"step '{step}': record {r['id']} was added without naming an input as its parent "
+    declared = {r["id"]: r for r in added}
+    for rid, n in got.items():
+        if rid in want:
+            continue
+        if rid not in declared:
+            raise LedgerMismatch(f"step '{step}': record {rid} was returned but is neither an input nor declared "
+                                 f"as added")
+        if n != 1:
+            raise LedgerMismatch(f"step '{step}': added record {rid} returned {n} times")
+    for rid, r in declared.items():
+        if rid in want or rid not in got:
+            what = "is one of its inputs" if rid in want else "is neither kept nor rejected"
+            raise LedgerMismatch(f"step '{step}': record {rid} declared as added {what}")
+        if not generator and r.get("parent_id") not in want:
+            raise LedgerMismatch(f"step '{step}': record {rid} was added without naming an input as its parent "
                                  f"(parent_id {r.get('parent_id')!r})")
-    return len(added)
 
 
 class Ledger:
@@ -63,15 +75,20 @@ class Ledger:
             self.entries[name] = StepCounts(name)
         return self.entries[name]
 
-    def record(
-        self, name: str, *, records_in: int, kept: int, rejected_reasons: list[str], added: int = 0
-    ) -> None:
+    def record(self, name: str, *, records_in: int, kept: int, reasons: Mapping[str, int], added: int = 0) -> None:
+        """Add one reader's or step's counts (a step may come in parts: shards, chunks, cached entries);
+        `reasons`: reject reason -> records."""
         e = self.entry(name)
         e.records_in += records_in
         e.kept += kept
         e.added += added
-        e.rejected += len(rejected_reasons)
-        e.reasons.update(rejected_reasons)
+        e.rejected += sum(reasons.values())
+        e.reasons.update(reasons)
+
+    def account(self, name: str, *, records_in: int, kept: int, reasons: Mapping[str, int], added: int = 0) -> None:
+        """A step's whole outcome, recorded and checked at once: in + added = kept + rejected."""
+        self.record(name, records_in=records_in, kept=kept, reasons=reasons, added=added)
+        self.entry(name).check()
 
     def check(self) -> None:
         for e in self.entries.values():

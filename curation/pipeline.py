@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from .ledger import Ledger, check_identities
 from .rejects import RejectWriter, reject
-from .steps.base import GlobalStep, PhasedStep, Record, RecordStep, Reject, Step, run_phases
+from .steps.base import GlobalStep, PhasedStep, Record, RecordStep, Reject, Step, StepResult, run_phases
 
 CHUNK = 2000
 Rejected = list[tuple[Record, Reject]]
@@ -29,7 +30,7 @@ def worker_context() -> multiprocessing.context.BaseContext:
 
 
 def process_records(step: RecordStep, records: list[Record]) -> tuple[list[Record], Rejected]:
-    step.setup()
+    step.load_resources()
     kept: list[Record] = []
     rejected: Rejected = []
     try:
@@ -57,14 +58,15 @@ def process_records(step: RecordStep, records: list[Record]) -> tuple[list[Recor
     return kept, rejected
 
 
-def _run_chain(args: tuple[Sequence[RecordStep], list[Record]]) -> tuple[list[Record], list[tuple[int, Rejected]]]:
-    """A chunk through consecutive per-record steps in one go: one trip to a worker process, not one per step."""
+def _run_chain(args: tuple[Sequence[RecordStep], list[Record]]) -> tuple[list[Record], list[tuple[int, int, Rejected]]]:
+    """A chunk through consecutive per-record steps in one go: one trip to a worker process, not one per step.
+    Each step's (in, kept, rejected) is counted where it ran, so the ledger compares counts made apart."""
     steps, records = args
     outcomes = []
     for step in steps:
         n_in = len(records)
         records, rejected = process_records(step, records)
-        outcomes.append((n_in, rejected))
+        outcomes.append((n_in, len(records), rejected))
     return records, outcomes
 
 
@@ -79,7 +81,7 @@ def _groups(steps: Sequence[Step], names: Sequence[str]) -> list[list[tuple[Step
     return groups
 
 
-def apply_global(step: GlobalStep, records: list[Record], workers: int) -> tuple[list[Record], Rejected]:
+def apply_global(step: GlobalStep, records: list[Record], workers: int) -> StepResult:
     """A global step over all records; a phased one with its map phases over `workers` threads."""
     if isinstance(step, PhasedStep):
         return run_phases(step, records, max(workers, step.threads()))
@@ -106,31 +108,32 @@ def run_steps(
             tick = progress(label, len(records)) if progress else None
             first, first_name = group[0]
             if isinstance(first, GlobalStep):
-                n_in = len(records)
-                kept, rejected = apply_global(first, records, workers)
-                added = check_identities(first_name, records, kept + [rec for rec, _ in rejected])
-                _account(first_name, n_in, len(kept), rejected, rejects, ledger, added)
+                result = apply_global(first, records, workers)
+                check_identities(first_name, records, result.kept + [rec for rec, _ in result.rejected],
+                                 result.added, first.generator)
+                account(first_name, len(records), len(result.kept), result.rejected, rejects, ledger,
+                        len(result.added))
                 if tick:
-                    tick(n_in)
-                records = kept
+                    tick(len(records))
+                records = result.kept
                 continue
             chunks = [records[i: i + CHUNK] for i in range(0, len(records), CHUNK)]
             jobs = [([step for step, _ in group], c) for c in chunks]
             results = pool.map(_run_chain, jobs) if pool is not None and len(chunks) > 1 else map(_run_chain, jobs)
-            totals = [[0, []] for _ in group]
+            counts = [[0, 0] for _ in group]  # records in, kept: per step of the group
+            rejected_by: list[Rejected] = [[] for _ in group]
             kept_all: list[Record] = []
             for (kept, outcomes), chunk in zip(results, chunks):
                 kept_all += kept
-                for k, (n_in, rejected) in enumerate(outcomes):
-                    totals[k][0] += n_in
-                    totals[k][1] += rejected
+                for k, (n_in, n_kept, rejected) in enumerate(outcomes):
+                    counts[k][0] += n_in
+                    counts[k][1] += n_kept
+                    rejected_by[k] += rejected
                 if tick:
                     tick(len(chunk))
-            check_identities(label, records, kept_all + [rec for _, rejected in totals for rec, _ in rejected])
-            survivors = len(records)
-            for (_, name), (n_in, rejected) in zip(group, totals):
-                survivors -= len(rejected)
-                _account(name, n_in, survivors, rejected, rejects, ledger, 0)
+            check_identities(label, records, kept_all + [rec for rejected in rejected_by for rec, _ in rejected])
+            for (_, name), (n_in, n_kept), rejected in zip(group, counts, rejected_by):
+                account(name, n_in, n_kept, rejected, rejects, ledger)
             records = kept_all
     finally:
         if pool is not None:
@@ -146,12 +149,12 @@ def reject_rows(step_name: str, rejected: Rejected) -> list[dict[str, Any]]:
             for rec, r in rejected]
 
 
-def _account(name: str, n_in: int, n_kept: int, rejected: Rejected, rejects: RejectWriter | None,
-             ledger: Ledger, added: int) -> None:
+def account(name: str, n_in: int, n_kept: int, rejected: Rejected, rejects: RejectWriter | None,
+            ledger: Ledger, added: int = 0) -> None:
+    """A step's rejects into the rejects file, its counts into the ledger, checked."""
     if rejects is not None:
         rejects.write(reject_rows(name, rejected))
-    ledger.record(name, records_in=n_in, kept=n_kept, added=added, rejected_reasons=[r.reason for _, r in rejected])
-    ledger.entry(name).check()
+    ledger.account(name, records_in=n_in, kept=n_kept, added=added, reasons=Counter(r.reason for _, r in rejected))
 
 
 def build_steps(spec: Sequence[tuple[str, dict[str, Any] | None]]) -> list[Step]:

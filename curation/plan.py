@@ -86,13 +86,14 @@ def make_plan(loaded: LoadedRecipe) -> Plan:
         sources.append(PlannedSource(spec, digest, fp, work.read_entry(spec.source_name(), fp)))
     previous = fingerprint("inputs", [s.fingerprint for s in sources])
     steps = []
+    ctx = loaded.context()
+    base = loaded.file.resolve().parent
     for i, (entry, step_id) in enumerate(zip(recipe.steps, loaded.step_ids)):
         cls = get_step(entry.step)
         options = entry.config.model_dump(mode="json")
         llm = recipe.llm.model_dump(mode="json") if getattr(cls, "uses_llm", False) else None
-        base = loaded.file.resolve().parent
-        state = cls.state_key(entry.config, loaded.work_dir, base)
-        files = step_files(step_id, cls.input_files(entry.config, base), base)
+        state = cls.state_key(entry.config, ctx)
+        files = step_files(step_id, cls.input_files(entry.config, ctx), base)
         previous = fingerprint("step", previous, entry.step, options, entry.sources, entry.tags, llm, recipe.seed,
                                code_version(cls), state, files)
         steps.append(PlannedStep(i, step_id, entry.step, previous, work.step_entry(i, step_id, previous), options,

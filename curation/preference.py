@@ -11,10 +11,9 @@ import hashlib
 import unicodedata
 from typing import Any
 
-from .record import make_record, squash
+from .record import Record, make_record, squash
 
 Message = dict[str, str]
-Record = dict[str, Any]
 
 
 def prompt_key(messages: list[Message]) -> str:

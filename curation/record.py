@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Role = Literal["system", "user", "assistant"]
 Task = Literal["instruction", "dialogue", "mcq", "text", "preference"]
+Record = dict[str, Any]  # a canonical record while it travels between steps (a plain dict: fast to build)
 TASKS: tuple[str, ...] = ("instruction", "dialogue", "mcq", "text", "preference")
 PREFERENCE_ORIGINS: tuple[str, ...] = ("review-edit", "review-decision", "judge", "dataset")
 ROLES: tuple[str, ...] = ("system", "user", "assistant")

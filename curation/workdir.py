@@ -99,7 +99,8 @@ class Entry:
 
 class Pending:
     """An entry being written, in its own place; `commit` marks it done. What an earlier, unfinished or
-    outdated attempt left there is removed first."""
+    outdated attempt left there is removed first. Used as `with work.pending(entry) as p:`, anything that
+    fails inside the block removes the half-written entry, so no later run mistakes it for a result."""
 
     def __init__(self, entry: Entry):
         self.entry = entry
@@ -125,6 +126,13 @@ class Pending:
     def abandon(self) -> None:
         self.rejects.close()
         self.folder.remove()
+
+    def __enter__(self) -> Pending:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: Any) -> None:
+        if kind is not None:
+            self.abandon()
 
 
 class WorkDir:

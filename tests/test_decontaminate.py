@@ -262,7 +262,7 @@ def test_benchmarks_are_named_files_and_shards_decide_as_the_whole(tmp_path, mcq
     step = Decontaminate(config)
     records = [qa("Exam: " + STEMI), qa("Normal potassium?"), qa(PUBMED_LONG), qa("请问治疗呕吐的主穴是哪一个穴位")]
     state = step.prepare()
-    whole = [(r["id"], j.reason, j.detail) for r, j in step.apply_shard(state, records)[1]]
+    whole = [(r["id"], j.reason, j.detail) for r, j in step.apply_shard(state, records).rejected]
     parts = [(r["id"], j.reason, j.detail) for part in (records[:2], records[2:])
-             for r, j in step.apply_shard(state, part)[1]]
+             for r, j in step.apply_shard(state, part).rejected]
     assert whole == parts and len(whole) == 3

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from curation.context import RunContext
 from curation.io.reader import read_records
 from curation.ledger import Ledger
 from curation.llm.client import LLM, BudgetExceeded, Request
@@ -74,7 +75,7 @@ def endpoint(url: str, **kw) -> Endpoint:
 
 def run_step(name: str, records: list[dict], options: dict, ep: Endpoint, cache: Path, rejects: Path):
     step = get_step(name).from_dict(options)
-    step.bind(endpoint=ep, cache_path=cache)
+    step.setup(RunContext(endpoints={"local": ep}, llm_cache=cache))
     ledger = Ledger()
     with RejectWriter(rejects) as rw:
         kept = run_steps(records, [step], rejects=rw, ledger=ledger)

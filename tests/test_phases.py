@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from curation.context import RunContext
 from curation.executors.local import LocalExecutor
 from curation.io.reader import SourceSpec
 from curation.ledger import Ledger, LedgerMismatch
@@ -26,6 +27,7 @@ from curation.steps.base import (
     Reject,
     Rejected,
     StepConfig,
+    StepResult,
     answer_and_question,
 )
 from curation.storage import Location
@@ -59,7 +61,7 @@ QA = {
 class ShortAnswerConfig(StepConfig):
     ratio: float = 0.5
     report: str | None = None
-    broken: str | None = None  # "lose", "repeat" or "invent": a deliberately wrong decision
+    broken: str | None = None  # "lose", "repeat", "invent" or "orphan": a deliberately wrong decision
 
 
 class ShortAnswer(PhasedStep):
@@ -86,7 +88,7 @@ class ShortAnswer(PhasedStep):
                 by_source.setdefault(source, []).append(n)
         return {source: statistics.median(ns) for source, ns in sorted(by_source.items())}
 
-    def decide(self, state: dict[str, float], shard: int, records: list[Record]) -> tuple[list[Record], Rejected]:
+    def decide(self, state: dict[str, float], shard: int, records: list[Record]) -> StepResult:
         kept, rejected = [], []
         for r in records:
             n, median = len(answer_and_question(r)[0]), state[r["source"]]
@@ -96,14 +98,17 @@ class ShortAnswer(PhasedStep):
                 kept.append(r)
         return self.break_(kept, rejected)
 
-    def break_(self, kept: list[Record], rejected: Rejected) -> tuple[list[Record], Rejected]:
+    def break_(self, kept: list[Record], rejected: Rejected) -> StepResult:
         if self.config.broken == "lose" and kept:
-            return kept[1:], rejected
+            return StepResult(kept[1:], rejected)
         if self.config.broken == "repeat" and kept:
-            return kept + kept[:1], rejected
-        if self.config.broken == "invent" and kept:
-            return kept + [{**kept[0], "id": "invented-" + kept[0]["id"]}], rejected
-        return kept, rejected
+            return StepResult(kept + kept[:1], rejected)
+        if self.config.broken == "invent" and kept:  # a new record the step does not declare
+            return StepResult(kept + [{**kept[0], "id": "invented-" + kept[0]["id"]}], rejected)
+        if self.config.broken == "orphan" and kept:  # declared, but its parent is no input of the step
+            orphan = {**kept[0], "id": "invented-" + kept[0]["id"], "parent_id": "nowhere"}
+            return StepResult(kept + [orphan], rejected, [orphan])
+        return StepResult(kept, rejected)
 
     def finish(self, state: dict[str, float]) -> None:
         if self.config.report:
@@ -134,7 +139,7 @@ def run_with(executor, folder: Path, options: dict) -> PlannedStep:
     fp = fingerprint("step", options)
     planned = PlannedStep(0, "curt", "short-answer", fp, work.step_entry(0, "curt", fp), options, [], [])
     try:
-        executor.run_step(planned, step, [s.entry for s in sources], work, {}, 2, None)
+        executor.run_step(planned, step, RunContext(workers=2), [s.entry for s in sources], work, {}, None)
     finally:
         executor.close()
     return planned
@@ -159,7 +164,8 @@ def test_a_phased_step_rejects_across_shards_and_writes_its_report(tmp_path):
 
 
 @pytest.mark.parametrize("broken, message", [("lose", "lost"), ("repeat", "returned 2 times"),
-                                             ("invent", "without naming an input as its parent")])
+                                             ("invent", "neither an input nor declared as added"),
+                                             ("orphan", "without naming an input as its parent")])
 def test_the_ledger_catches_a_phased_step_that_loses_repeats_or_invents_a_record(broken, message):
     step = ShortAnswer(ShortAnswerConfig(broken=broken))
     with pytest.raises(LedgerMismatch, match=f"step 'curt': record (invented-)?[a-z]+-[0-9] .*{message}"):

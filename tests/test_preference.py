@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from curation.context import RunContext
 from curation.io.reader import read_records
 from curation.io.writers import open_writer
 from curation.ledger import Ledger
@@ -174,7 +175,7 @@ def qa_record(source: str, lang: str, q: str, a: str, **meta) -> dict:
 
 def run_pairs(records: list[dict], options: dict, tmp_path: Path, work_dir: Path | None = None):
     step = get_step("pairs").from_dict(options)
-    step.bind(work_dir=work_dir)
+    step.setup(RunContext(state_dir=work_dir))
     ledger = Ledger()
     with RejectWriter(tmp_path / "pairs.rejects.jsonl") as rw:
         kept = run_steps(records, [step], rejects=rw, ledger=ledger)
@@ -236,9 +237,9 @@ def test_pairs_after_the_review_step_hang_from_the_edit_and_the_surviving_reply(
     decide(store, es_a, "accept")
     decide(store, es_r, "reject", reason="medically incorrect")
     review = get_step("review").from_dict({"queue": "clinic"})
-    review.bind(work_dir=tmp_path)
+    review.setup(RunContext(state_dir=tmp_path))
     pairs = get_step("pairs").from_dict({"queue": "clinic"})
-    pairs.bind(work_dir=tmp_path)
+    pairs.setup(RunContext(state_dir=tmp_path))
     ledger = Ledger()
     with RejectWriter(tmp_path / "r.jsonl") as rw:
         kept = run_steps([en, es_a, es_r], [review, pairs], rejects=rw, ledger=ledger)
@@ -267,7 +268,7 @@ def test_a_reviewers_decision_overrides_the_judges_pair_on_the_same_prompt(tmp_p
 
 def test_pairs_needs_its_review_store():
     step = get_step("pairs").from_dict({"queue": "clinic", "db": "/nonexistent/review.sqlite"})
-    step.bind(base_dir=Path("/"))
+    step.setup(RunContext(base_dir=Path("/")))
     with pytest.raises(Exception, match="no review store"):
         step.apply([qa_record("qa", "en", EN_Q, EN_GOOD)])
 
@@ -420,7 +421,7 @@ def test_candidates_on_the_embedded_model_feed_the_pairs_step_and_rerun_from_the
 
     def run(records):
         cand, pairs = get_step("candidates").from_dict(options), get_step("pairs").from_dict({"margin": 0.5})
-        cand.bind(endpoint=Endpoint(batch_size=8), cache_path=tmp_path / "llm.sqlite")
+        cand.setup(RunContext(endpoints={"local": Endpoint(batch_size=8)}, llm_cache=tmp_path / "llm.sqlite"))
         ledger = Ledger()
         with RejectWriter(tmp_path / "c.rejects.jsonl") as rw:
             kept = run_steps(records, [cand, pairs], rejects=rw, ledger=ledger)

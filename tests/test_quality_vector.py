@@ -107,7 +107,7 @@ def test_sample_data_measures_the_same_both_ways():
     records = sample_records()
     assert len(records) > 100
     step = Quality()
-    step.setup()
+    step.load_resources()
     assert_same(records, step)
 
 

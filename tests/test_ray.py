@@ -235,10 +235,10 @@ def test_llm_actors_share_one_rate_limit_and_the_runs_cache(tmp_path):
         requests = [Request([{"role": "user", "content": f"Name one symptom of {d}. One word."}],
                             {"max_tokens": 8, "temperature": 0.0})
                     for d in ("asthma", "anemia", "influenza", "migraine", "gout", "sepsis", "malaria", "measles")]
-        llm = LLM(ep, tmp_path / "cache.sqlite", pool=pool)
+        llm = LLM(ep, tmp_path / "cache.sqlite", backends=pool)
         replies = llm.complete(requests)
         grants = sorted(pool.granted())
-        again = LLM(ep, tmp_path / "cache.sqlite", pool=pool).complete(requests)
+        again = LLM(ep, tmp_path / "cache.sqlite", backends=pool).complete(requests)
         after = pool.granted()
     finally:
         pool.close()

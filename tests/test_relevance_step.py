@@ -51,7 +51,8 @@ def medical_set() -> dict[str, str]:
 
 def judge(recs: list[dict], **options) -> tuple[set[str], dict[str, dict]]:
     step = Relevance(Relevance.Config(**options))
-    kept, rejected = step.apply(recs)
+    result = step.apply(recs)
+    kept, rejected = result.kept, result.rejected
     assert len(kept) + len(rejected) == len(recs)
     assert all(r.reason == "not medical" for _, r in rejected)
     return {r["meta"]["name"] for r in kept}, {rec["meta"]["name"]: r.detail for rec, r in rejected}
@@ -100,7 +101,8 @@ def test_a_source_too_small_to_judge_is_judged_record_by_record() -> None:
 
 
 def test_the_source_shares_reach_meta() -> None:
-    kept, rejected = Relevance().apply(records("exam", medical_set() | SCIENCE) + records("chat", GENERAL | PLANTED))
+    result = Relevance().apply(records("exam", medical_set() | SCIENCE) + records("chat", GENERAL | PLANTED))
+    kept, rejected = result.kept, result.rejected
     exam = [r["meta"]["relevance"] for r in kept if r["source"] == "exam"]
     assert exam and all(m["medical_source"] and m["source_share"] > 0.85 and m["score"] >= 0 for m in exam)
     assert all(not rec["meta"]["relevance"]["medical_source"] for rec, _ in rejected if rec["source"] == "chat")
@@ -113,6 +115,6 @@ def test_decisions_do_not_depend_on_how_records_are_cut_into_shards() -> None:
         def shard_rows(self) -> int:
             return 7
 
-    whole = [r["id"] for r in Relevance().apply([dict(r, meta=dict(r["meta"])) for r in recs])[0]]
-    cut = [r["id"] for r in Small().apply([dict(r, meta=dict(r["meta"])) for r in recs])[0]]
+    whole = [r["id"] for r in Relevance().apply([dict(r, meta=dict(r["meta"])) for r in recs]).kept]
+    cut = [r["id"] for r in Small().apply([dict(r, meta=dict(r["meta"])) for r in recs]).kept]
     assert whole == cut

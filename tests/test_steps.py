@@ -260,9 +260,9 @@ def test_a_module_dropped_into_the_steps_package_is_registered_without_another_e
     assert out.stdout.strip() == "dropped by the probe"
 
 
-def misbehaving_step(kind: str):
+def misbehaving_step(kind: str, generator: bool = False):
     """A global step that breaks the ledger's identities in a way a count alone would not notice."""
-    from curation.steps.base import GlobalStep
+    from curation.steps.base import GlobalStep, StepResult
 
     class Misbehaving(GlobalStep):
         name = f"bad-{kind}"
@@ -270,14 +270,18 @@ def misbehaving_step(kind: str):
         def apply(self, records):
             first, *rest = records
             if kind == "drop-and-invent":  # as many out as in
-                return rest + [make_record("x", "instruction", messages=first["messages"][::-1])], []
+                return StepResult(rest + [make_record("x", "instruction", messages=first["messages"][::-1])], [])
             if kind == "duplicate":  # one kept twice, another neither kept nor rejected
-                return [first, first, *rest[1:]], []
+                return StepResult([first, first, *rest[1:]], [])
             if kind == "orphan":  # an added record with no parent
-                return records + [make_record("x", "text", text="新增的记录")], []
+                orphan = make_record("x", "text", text="新增的记录")
+                return StepResult(records + [orphan], [], [orphan])
             child = make_record("x", "instruction", messages=first["messages"], parent_id=first["id"], lang="es")
-            return records + [child], []
+            if kind == "undeclared":  # a proper child, but the step does not say it added it
+                return StepResult(records + [child], [])
+            return StepResult(records + [child], [], [child])
 
+    Misbehaving.generator = generator
     return Misbehaving()
 
 
@@ -288,7 +292,8 @@ QA_ROWS = [("¿Qué es la anemia ferropénica?", "Falta de hierro que reduce la 
 
 
 @pytest.mark.parametrize("kind,message", [("drop-and-invent", "lost"), ("duplicate", "returned 2 times"),
-                                          ("orphan", "without naming an input as its parent")])
+                                          ("orphan", "without naming an input as its parent"),
+                                          ("undeclared", "neither an input nor declared as added")])
 def test_the_ledger_catches_a_step_that_loses_duplicates_or_invents_records(tmp_path, kind, message):
     from curation.ledger import LedgerMismatch
 
@@ -306,3 +311,12 @@ def test_the_ledger_counts_records_added_with_a_parent(tmp_path):
         out = run_steps(recs, [misbehaving_step("child")], rejects=rw, ledger=ledger)
     assert len(out) == 5 and ledger.to_dict()["bad-child"] == {"in": 4, "added": 1, "kept": 5, "rejected": 0,
                                                                 "reasons": {}}
+
+
+def test_a_generator_may_add_records_without_a_parent(tmp_path):
+    recs = [make_record("qa", "instruction", messages=[{"role": "user", "content": q},
+                                                       {"role": "assistant", "content": a}]) for q, a in QA_ROWS]
+    ledger = Ledger()
+    with RejectWriter(tmp_path / "r.jsonl") as rw:
+        out = run_steps(recs, [misbehaving_step("orphan", generator=True)], rejects=rw, ledger=ledger)
+    assert len(out) == 5 and ledger.to_dict()["bad-orphan"]["added"] == 1

@@ -1,14 +1,18 @@
-"""Loading the base model and its tokenizer: a model folder, a GGUF file, or a random model of a given size."""
+"""Loading the base model and its tokenizer: a model folder, a GGUF file, or a random model of a given size.
+
+A named file is read once per process (`curation.llm.weights`); what training gets is a model of its own,
+built from those weights, since training changes them.
+"""
 
 from __future__ import annotations
 
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from curation.errors import MedcurateError
+from curation.llm.weights import model_config, private_model, tokenizer_of
 
 from .attention import SEGMENTS, register
 from .config import ModelSpec
@@ -29,12 +33,6 @@ def model_path(spec: ModelSpec) -> Path:
     return default_gguf()
 
 
-def _from(path: Path) -> tuple[str, dict[str, Any]]:
-    if path.suffix == ".gguf":
-        return str(path.parent), {"gguf_file": path.name}
-    return str(path), {}
-
-
 def resolve_dtype(spec: ModelSpec) -> torch.dtype:
     if spec.dtype == "auto":
         return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
@@ -44,10 +42,7 @@ def resolve_dtype(spec: ModelSpec) -> torch.dtype:
 
 
 def load_tokenizer(spec: ModelSpec):
-    from transformers import AutoTokenizer
-
-    folder, kwargs = _from(model_path(spec))
-    tok = AutoTokenizer.from_pretrained(folder, **kwargs)
+    tok = tokenizer_of(model_path(spec))
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     if not getattr(tok, "chat_template", None):
@@ -71,20 +66,20 @@ def attn_implementation(spec: ModelSpec) -> str:
 
 def module_names(spec: ModelSpec, tokenizer) -> set[str]:
     """Names of the base model's modules (last component), without loading its weights."""
-    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM
 
     if spec.random is not None:
         with torch.device("meta"):
             model = load_model(spec, tokenizer)
     else:
-        folder, kwargs = _from(model_path(spec))
         with torch.device("meta"):
-            model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(folder, **kwargs))
+            model = AutoModelForCausalLM.from_config(model_config(model_path(spec)))
     return {name.rsplit(".", 1)[-1] for name, _ in model.named_modules() if name}
 
 
 def load_model(spec: ModelSpec, tokenizer, weights: str | Path | None = None):
-    """The base model (or `weights`, a folder written by an earlier stage)."""
+    """The base model (or `weights`, a folder written by an earlier stage), to train: a model of its own, never
+    the one inference shares."""
     from transformers import AutoModelForCausalLM, LlamaConfig
 
     dtype = resolve_dtype(spec)
@@ -101,11 +96,5 @@ def load_model(spec: ModelSpec, tokenizer, weights: str | Path | None = None):
         cfg._attn_implementation = attn
         torch.manual_seed(0)
         return AutoModelForCausalLM.from_config(cfg, dtype=dtype)
-    folder, kwargs = _from(model_path(spec))
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, attn_implementation=attn, **kwargs)
-    if kwargs:  # GGUF weights are dequantised on load: plain tensors, trainable, whatever the file's marker says
-        model.hf_quantizer = None
-        model.is_quantized = False
-        if hasattr(model.config, "quantization_config"):
-            del model.config.quantization_config
-    return model
+    # GGUF weights are dequantised when read: plain tensors, trainable, without the file's quantization marker
+    return private_model(model_path(spec), dtype, attn)

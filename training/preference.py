@@ -281,13 +281,13 @@ def sequence_logps(model: torch.nn.Module, inputs: dict[str, torch.Tensor], pref
 
 
 @dataclass
-class Step:
+class PreferenceLoss:
     loss: torch.Tensor
     chosen_rewards: torch.Tensor
     rejected_rewards: torch.Tensor
 
 
-def stage_loss(stage: StageSpec, model: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> Step:
+def stage_loss(stage: StageSpec, model: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> PreferenceLoss:
     """The objective's loss on one packed batch (mean over its pairs, or completions, as TRL averages)."""
     sums, tokens = sequence_logps(model, inputs)
     beta = stage.setting("beta")
@@ -299,7 +299,7 @@ def stage_loss(stage: StageSpec, model: torch.nn.Module, inputs: dict[str, torch
         ref = inputs["ref"].to(sums.device)
         losses, cr, rr = objectives.kto(sums[good], ref[good], sums[~good], ref[~good], kl, beta,
                                         stage.setting("desirable_weight"), stage.setting("undesirable_weight"))
-        return Step(losses.mean(), cr, rr)
+        return PreferenceLoss(losses.mean(), cr, rr)
     half = sums.shape[0] // 2
     chosen, rejected, chosen_tokens, rejected_tokens = sums[:half], sums[half:], tokens[:half], tokens[half:]
     if stage.objective == "dpo":
@@ -318,7 +318,7 @@ def stage_loss(stage: StageSpec, model: torch.nn.Module, inputs: dict[str, torch
     weight = 1.0 if stage.objective == "orpo" else stage.setting("sft_weight")
     if weight:  # NLL of the chosen replies, a mean over their tokens (TRL's sft loss term, ORPO's L_SFT)
         loss = loss + weight * (-chosen.sum() / chosen_tokens.sum())
-    return Step(loss, cr, rr)
+    return PreferenceLoss(loss, cr, rr)
 
 
 def _batches(examples: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:

@@ -48,6 +48,7 @@ def run_llm_command(name: str, input: str, output: Path, options: dict[str, Any]
                     cache: Path | None, config: Path | None, rejects: Path | None, dry_run: bool) -> None:
     """Resolve the endpoint from the command's options, run the step, print its usage."""
     from ..commands import run_step_command
+    from ..context import RunContext
 
     cache = cache or output.with_name(output.name + ".llm-cache.sqlite")
     try:
@@ -55,7 +56,8 @@ def run_llm_command(name: str, input: str, output: Path, options: dict[str, Any]
         with step_bars() as progress:
             result = run_step_command(input, output, (name,), config=config, rejects=rejects, progress=progress,
                                       options={name: {k: v for k, v in options.items() if v is not None}},
-                                      context={"endpoint": endpoint, "cache_path": cache}, dry_run=dry_run)
+                                      context=RunContext(endpoints={"command": endpoint}, default_endpoint="command",
+                                                         llm_cache=cache), dry_run=dry_run)
     except MedcurateError as e:
         fail(str(e))
     llm = result.summaries[name].get("llm", {})

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from ..context import RunContext
 from ..steps.base import Step
 from ..workdir import Entry, WorkDir
 
@@ -24,10 +25,11 @@ class Executor(Protocol):
     def read(self, sources: list[PlannedSource], work: WorkDir, progress: Progress | None) -> None:
         """Read every source into its work-dir entry."""
 
-    def run_step(self, planned: PlannedStep, step: Step, inputs: list[Entry], work: WorkDir,
-                 tags_of: dict[str, list[str]], workers: int, progress: Progress | None) -> Entry:
-        """Apply `step` to the records of `inputs` (in order) and commit its entry; records out of the step's
-        scope pass through after the ones it saw."""
+    def run_step(self, planned: PlannedStep, step: Step, ctx: RunContext, inputs: list[Entry], work: WorkDir,
+                 tags_of: dict[str, list[str]], progress: Progress | None) -> Entry:
+        """Set `step` up with the run's context (adding the executor's own facts), apply it to the records of
+        `inputs` (in order) and commit its entry; records out of the step's scope pass through after the ones
+        it saw."""
 
     def write_mixture(self, inputs: list[Entry], stages: dict[str, Stage], seed: int, tags_of: dict[str, list[str]],
                       out: Path, shard_size: int) -> dict[str, StageMix]:

@@ -1,4 +1,4 @@
-"""The local executor: steps run in this process (per-record steps over `workers` processes)."""
+"""The local executor: steps on this machine, shard by shard from the work dir, over `workers` processes."""
 
 from __future__ import annotations
 
@@ -6,26 +6,28 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..export import write_mixture
+from ..context import RunContext
 from ..io.reader import read_batches
 from ..io.writers import ParquetWriter
 from ..ledger import Ledger
-from ..mixture import StageMix, mix_all, selected_rows
+from ..mixture import StageMix
 from ..pipeline import run_steps
 from ..plan import PlannedSource, PlannedStep
 from ..recipe.model import Stage
 from ..record import from_table, to_table
-from ..steps.base import Record, Step
+from ..steps.base import PhasedStep, Record, RecordStep, ShardedStep, Step, drive_phases
 from ..workdir import SHARD_ROWS, Entry, WorkDir
 from .base import Progress, T
-from .shards import Scope
+from .local_mixture import write_mixture
+from .shard_pool import map_shards
+from .shards import Scope, ShardWorker, commit_shards, run_worker, shards_of
+from .shards import run_map as shard_map
 
 
 def read_source(src: PlannedSource, work: WorkDir, progress: Progress | None = None) -> Entry:
     """A source into its entry, streamed: batches go to parquet as they are read, never all in memory."""
-    pending = work.pending(src.entry)
     ledger = Ledger()
-    try:
+    with work.pending(src.entry) as pending:
         tick = progress(f"read {src.spec.source_name()}", 0) if progress else None
         writer = ParquetWriter(pending.folder / "records.parquet", row_group_size=SHARD_ROWS)
         buffered: list[Record] = []
@@ -37,9 +39,6 @@ def read_source(src: PlannedSource, work: WorkDir, progress: Progress | None = N
         writer.write(to_table(buffered))
         writer.close()
         return pending.commit_written(writer.count, ledger, {"source": src.spec.source_name(), "digest": src.digest})
-    except BaseException:
-        pending.abandon()
-        raise
 
 
 def entry_records(inputs: list[Entry]) -> list[Record]:
@@ -51,9 +50,8 @@ def run_in_process(planned: PlannedStep, step: Step, records: list[Record], work
                    tags_of: dict[str, list[str]],
                    workers: int, progress: Progress | None) -> tuple[list[Record], Entry]:
     chosen, others = Scope(planned.sources, planned.tags, tags_of).split(records)
-    pending = work.pending(planned.entry)
     ledger = Ledger()
-    try:
+    with work.pending(planned.entry) as pending:
         # the ledger and rejects name the step as the recipe does
         kept = run_steps(chosen, [step], rejects=pending.rejects, ledger=ledger, workers=workers, progress=progress,
                          names=[planned.id])
@@ -61,43 +59,55 @@ def run_in_process(planned: PlannedStep, step: Step, records: list[Record], work
         entry = pending.commit(out, ledger, {**planned.describe(), "summary": step.summary(),
                                              "passed_through": len(others)})
         return out, entry
-    except BaseException:
-        pending.abandon()
-        raise
+
+
+def run_sharded(planned: PlannedStep, step: RecordStep | ShardedStep | PhasedStep, inputs: list[Entry],
+                work: WorkDir, scope: Scope, workers: int, progress: Progress | None) -> Entry:
+    """A step shard by shard from the work dir (here, or in `workers` processes): a phased step's map phases,
+    its reduces here, then its decisions; each shard's output written as it is decided."""
+    with work.pending(planned.entry) as pending:
+        shards = shards_of(inputs)
+        (pending.folder / "records.parquet").mkdir()
+        state: Any = step.prepare() if isinstance(step, ShardedStep) else None
+        if isinstance(step, PhasedStep):
+            def run_map(method: str, state: Any) -> list[tuple[int, Any]]:
+                tick = progress(f"{planned.id}: {method}", len(shards)) if progress else None
+                tables = map_shards(shard_map, (step, method, state, scope), shards, workers, tick)
+                return [(shard.index, table) for shard, table in zip(shards, tables)]
+
+            state = drive_phases(step, run_map)
+        tick = progress(planned.id, len(shards)) if progress else None
+        stats = map_shards(run_worker, ShardWorker(step, planned.id, scope, pending.folder, state), shards, workers,
+                           tick)
+        if isinstance(step, PhasedStep):
+            step.finish(state)
+        return commit_shards(pending, planned, step, stats)
 
 
 class LocalExecutor:
-    """Keeps the last step's output in memory, so consecutive steps do not reread the work dir."""
+    """Every step that can runs shard by shard from the work dir, so the records never all sit in one list;
+    global steps that need their records together (LLM steps, review, pairs) get them in this process."""
 
     name = "local"
-
-    def __init__(self) -> None:
-        self._last: tuple[list[Entry], list[Record]] | None = None
 
     def read(self, sources: list[PlannedSource], work: WorkDir, progress: Progress | None) -> None:
         for src in sources:
             read_source(src, work, progress)
 
-    def records(self, inputs: list[Entry]) -> list[Record]:
-        if self._last is not None and [e.path.path for e in self._last[0]] == [e.path.path for e in inputs]:
-            return self._last[1]
-        return entry_records(inputs)
-
-    def run_step(self, planned: PlannedStep, step: Step, inputs: list[Entry], work: WorkDir,
-                 tags_of: dict[str, list[str]], workers: int, progress: Progress | None) -> Entry:
-        out, entry = run_in_process(planned, step, self.records(inputs), work, tags_of, workers, progress)
-        self._last = ([entry], out)
-        return entry
+    def run_step(self, planned: PlannedStep, step: Step, ctx: RunContext, inputs: list[Entry], work: WorkDir,
+                 tags_of: dict[str, list[str]], progress: Progress | None) -> Entry:
+        step.setup(ctx)
+        if isinstance(step, (RecordStep, ShardedStep, PhasedStep)):
+            scope = Scope(planned.sources, planned.tags, tags_of)
+            return run_sharded(planned, step, inputs, work, scope, ctx.workers, progress)
+        return run_in_process(planned, step, entry_records(inputs), work, tags_of, ctx.workers, progress)[1]
 
     def write_mixture(self, inputs: list[Entry], stages: dict[str, Stage], seed: int, tags_of: dict[str, list[str]],
                       out: Path, shard_size: int) -> dict[str, StageMix]:
-        records = self.records(inputs)
-        mixes = mix_all(stages, selected_rows(stages, records, tags_of), seed=seed)
-        write_mixture(mixes, records, out, shard_size)
-        return {name: mix.without_rows() for name, mix in mixes.items()}
+        return write_mixture(inputs, stages, seed, tags_of, out, shard_size)
 
     def call(self, fn: Callable[..., T], *args: Any) -> T:
         return fn(*args)
 
     def close(self) -> None:
-        self._last = None
+        pass

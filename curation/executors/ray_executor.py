@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..context import RunContext
 from ..errors import MedcurateError
-from ..ledger import Ledger
 from ..mixture import StageMix
 from ..plan import PlannedSource, PlannedStep
 from ..recipe.model import Stage
@@ -26,7 +26,7 @@ from ..steps.base import Map, PhasedStep, Record, RecordStep, ShardedStep, Step
 from ..workdir import Entry, Pending, WorkDir
 from .base import Progress, T
 from .local import entry_records, read_source, run_in_process
-from .shards import Scope, Shard, ShardWorker, shards_of
+from .shards import Scope, Shard, ShardWorker, commit_shards, map_phase, shards_of
 from .stored import Stored
 
 if TYPE_CHECKING:
@@ -80,37 +80,38 @@ class RayExecutor:
         """`fn` in a task on this node (it writes the output folder), so its memory is not the driver's."""
         return self.ray.get(self.ray.remote(fn).options(scheduling_strategy=self.here).remote(*args))
 
-    def run_step(self, planned: PlannedStep, step: Step, inputs: list[Entry], work: WorkDir,
-                 tags_of: dict[str, list[str]], workers: int, progress: Progress | None) -> Entry:
+    def run_step(self, planned: PlannedStep, step: Step, ctx: RunContext, inputs: list[Entry], work: WorkDir,
+                 tags_of: dict[str, list[str]], progress: Progress | None) -> Entry:
         scope = Scope(planned.sources, planned.tags, tags_of)
-        if isinstance(step, (RecordStep, ShardedStep, PhasedStep)):
-            pending = work.pending(planned.entry)
-            try:
-                shards = shards_of(inputs)
-                state: Any = step.prepare() if isinstance(step, ShardedStep) else None
-                if isinstance(step, PhasedStep):
-                    state = self.run_phases(step, shards, scope, progress, planned.id)
-                stats = self.map_shards(pending, shards, ShardWorker,
-                                        (step, planned.id, scope, pending.folder, state), progress, planned.id)
-                if isinstance(step, PhasedStep):
-                    self.ray.get(self.ray.remote(finish_phase).options(scheduling_strategy=self.here)
-                                 .remote(step, state.refs[0]))
-                return commit_shards(pending, planned, step, stats)
-            except BaseException:
-                pending.abandon()
-                raise
         pool = None
-        if getattr(step, "uses_llm", False):
+        if getattr(step, "uses_llm", False):  # its remote requests go through a pool of actors sharing one limit
             from ..llm.shared import LLMPool
 
             pool = LLMPool(self.config.llm_actors)
-            step.bind(llm_pool=pool)
-        try:  # other global steps (LLM steps, review) see their records here, as locally
-            _, entry = run_in_process(planned, step, self.records(inputs), work, tags_of, 1, progress)
+        step.setup(replace(ctx, executor=self.name, workers=self.workers, llm_backends=pool or ctx.llm_backends))
+        try:
+            if isinstance(step, (RecordStep, ShardedStep, PhasedStep)):
+                return self.run_sharded(planned, step, inputs, work, scope, progress)
+            # other global steps (LLM steps, review) see their records here, as locally
+            return run_in_process(planned, step, self.records(inputs), work, tags_of, 1, progress)[1]
         finally:
             if pool is not None:
                 pool.close()
-        return entry
+
+    def run_sharded(self, planned: PlannedStep, step: RecordStep | ShardedStep | PhasedStep, inputs: list[Entry],
+                    work: WorkDir, scope: Scope, progress: Progress | None) -> Entry:
+        """A step whose records never come to the driver: shards to actors, phases to tasks."""
+        with work.pending(planned.entry) as pending:
+            shards = shards_of(inputs)
+            state: Any = step.prepare() if isinstance(step, ShardedStep) else None
+            if isinstance(step, PhasedStep):
+                state = self.run_phases(step, shards, scope, progress, planned.id)
+            stats = self.map_shards(pending, shards, ShardWorker,
+                                    (step, planned.id, scope, pending.folder, state), progress, planned.id)
+            if isinstance(step, PhasedStep):
+                self.ray.get(self.ray.remote(finish_phase).options(scheduling_strategy=self.here)
+                             .remote(step, state.refs[0]))
+            return commit_shards(pending, planned, step, stats)
 
     def run_phases(self, step: PhasedStep, shards: list[Shard], scope: Scope, progress: Progress | None,
                    label: str) -> Stored:
@@ -164,12 +165,6 @@ class RayExecutor:
             self.ray.shutdown()
 
 
-def map_phase(step: PhasedStep, method: str, state: Any, shard: Shard, scope: Scope) -> Any:
-    """(In a task.) One shard's table of a map phase, over the shard's records in the step's scope."""
-    chosen, _ = scope.split(shard.records())
-    return getattr(step, method)(state, shard.index, chosen)
-
-
 def reduce_phase(step: PhasedStep, method: str, state: Any, shards: list[int], *tables: Any) -> tuple[Any, bool]:
     """(In a task.) A reduce over the map phase's tables, in shard order; the state, and a flag the driver
     fetches instead of the state to learn that it is ready."""
@@ -179,28 +174,3 @@ def reduce_phase(step: PhasedStep, method: str, state: Any, shards: list[int], *
 def finish_phase(step: PhasedStep, state: Any) -> None:
     """(In a task on this node: a report is written beside the recipe.)"""
     step.finish(state)
-
-
-def commit_shards(pending: Pending, planned: PlannedStep, step: Step, stats: list[dict[str, Any]]) -> Entry:
-    """Counts into the ledger, shard rejects into the entry's rejects file (in shard order), then commit."""
-    n_in = kept = others = added = 0
-    reasons: list[str] = []
-    for row in stats:  # each shard's identities were checked where it ran (ShardWorker)
-        n_in, kept, others = n_in + row["n_in"], kept + row["kept"], others + row["others"]
-        added += row.get("added", 0)
-        for item in row["reasons"]:
-            reason, count = item.rsplit("\t", 1)
-            reasons += [reason] * int(count)
-    parts = pending.folder / "rejects.parts"
-    for path in parts.list("*.jsonl"):
-        pending.rejects.append_file(path)
-    parts.remove()
-    for leftover in (pending.folder / "records.parquet").list("*.tmp-*"):  # from workers killed mid-write
-        leftover.remove()
-    ledger = Ledger()
-    ledger.record(planned.id, records_in=n_in, kept=kept, added=added, rejected_reasons=reasons)
-    ledger.entry(planned.id).check()
-    return pending.commit_written(kept + others, ledger, {**planned.describe(), "summary": step.summary(),
-                                                          "passed_through": others})
-
-

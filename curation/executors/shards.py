@@ -10,17 +10,20 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..ledger import check_identities
+from ..ledger import Ledger, check_identities
 from ..pipeline import process_records, reject_rows
 from ..recipe.model import in_scope
 from ..record import from_table, to_table
 from ..rejects import reject_lines
-from ..steps.base import PhasedStep, Record, RecordStep, Reject, ShardedStep, Step
+from ..steps.base import PhasedStep, Record, RecordStep, Reject, ShardedStep, Step, StepResult
 from ..storage import Location
-from ..workdir import Entry
+from ..workdir import Entry, Pending
 from .stored import Stored
+
+if TYPE_CHECKING:
+    from ..plan import PlannedStep
 
 Rejected = list[tuple[Record, Reject]]
 
@@ -77,10 +80,15 @@ def write_shard(out: Location, index: int, step_name: str, kept: list[Record], o
         (out / "rejects.parts" / f"{index:06d}.jsonl").write_bytes(reject_lines(reject_rows(step_name, rejected)))
 
 
+STATS_COLUMNS = ("index", "n_in", "kept", "others", "added", "reasons", "counts")
+
+
 def stats_row(index: int, n_in: int, kept: int, others: int, rejected: Rejected, added: int = 0) -> dict[str, Any]:
-    reasons = Counter(r.reason for _, r in rejected)
+    """One shard's counts as a row of flat columns (Ray Data carries rows as Arrow): reject reasons and their
+    counts as two parallel lists."""
+    reasons = sorted(Counter(r.reason for _, r in rejected).items())
     return {"index": index, "n_in": n_in, "kept": kept, "others": others, "added": added,
-            "reasons": [f"{k}\t{v}" for k, v in sorted(reasons.items())]}
+            "reasons": [k for k, _ in reasons], "counts": [v for _, v in reasons]}
 
 
 class ShardWorker:
@@ -92,23 +100,65 @@ class ShardWorker:
         self.step, self.name, self.scope, self.out = step, name, scope, out
         self.state = state.get() if isinstance(state, Stored) else state
         if isinstance(step, RecordStep):
-            step.setup()
+            step.load_resources()
 
-    def decide(self, shard: Shard, records: list[Record]) -> tuple[list[Record], Rejected]:
+    def decide(self, shard: Shard, records: list[Record]) -> StepResult:
         if isinstance(self.step, PhasedStep):
             return self.step.decide(self.state, shard.index, records)
         if isinstance(self.step, ShardedStep):
             return self.step.apply_shard(self.state, records)
         assert isinstance(self.step, RecordStep)
-        return process_records(self.step, records)
+        return StepResult(*process_records(self.step, records))
+
+    def run(self, shard: Shard) -> dict[str, Any]:
+        """One shard decided, checked on ids and written; its counts."""
+        chosen, others = self.scope.split(shard.records())
+        result = self.decide(shard, chosen)
+        check_identities(self.name, chosen, result.kept + [rec for rec, _ in result.rejected], result.added,
+                         getattr(self.step, "generator", False))
+        write_shard(self.out, shard.index, self.name, result.kept, others, result.rejected)
+        return stats_row(shard.index, len(chosen), len(result.kept), len(others), result.rejected,
+                         len(result.added))
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
-        rows: dict[str, list[Any]] = {"index": [], "n_in": [], "kept": [], "others": [], "added": [], "reasons": []}
+        """A Ray Data batch of shards."""
+        rows: dict[str, list[Any]] = {k: [] for k in STATS_COLUMNS}
         for shard in shards_in(batch):
-            chosen, others = self.scope.split(shard.records())
-            kept, rejected = self.decide(shard, chosen)
-            added = check_identities(self.name, chosen, kept + [rec for rec, _ in rejected])
-            write_shard(self.out, shard.index, self.name, kept, others, rejected)
-            for k, v in stats_row(shard.index, len(chosen), len(kept), len(others), rejected, added).items():
+            for k, v in self.run(shard).items():
                 rows[k].append(v)
         return rows
+
+
+def run_worker(worker: ShardWorker, shard: Shard) -> dict[str, Any]:
+    return worker.run(shard)
+
+
+def map_phase(step: PhasedStep, method: str, state: Any, shard: Shard, scope: Scope) -> Any:
+    """One shard's table of a map phase, over the shard's records in the step's scope."""
+    chosen, _ = scope.split(shard.records())
+    return getattr(step, method)(state, shard.index, chosen)
+
+
+def run_map(phase: tuple[PhasedStep, str, Any, Scope], shard: Shard) -> Any:
+    step, method, state, scope = phase
+    return map_phase(step, method, state, shard, scope)
+
+
+def commit_shards(pending: Pending, planned: PlannedStep, step: Step, stats: list[dict[str, Any]]) -> Entry:
+    """Counts into the ledger, shard rejects into the entry's rejects file (in shard order), then commit."""
+    n_in = kept = others = added = 0
+    reasons: Counter[str] = Counter()
+    for row in stats:  # each shard's identities were checked where it ran (ShardWorker)
+        n_in, kept, others = n_in + row["n_in"], kept + row["kept"], others + row["others"]
+        added += row["added"]
+        reasons.update(dict(zip(row["reasons"], row["counts"])))
+    parts = pending.folder / "rejects.parts"
+    for path in parts.list("*.jsonl"):
+        pending.rejects.append_file(path)
+    parts.remove()
+    for leftover in (pending.folder / "records.parquet").list("*.tmp-*"):  # from workers killed mid-write
+        leftover.remove()
+    ledger = Ledger()
+    ledger.account(planned.id, records_in=n_in, kept=kept, added=added, reasons=reasons)
+    return pending.commit_written(kept + others, ledger, {**planned.describe(), "summary": step.summary(),
+                                                          "passed_through": others})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -190,7 +191,7 @@ class SourceTally:
     def close(self) -> None:
         if self.ledger is not None:
             self.ledger.record(f"read:{self.spec.source_name()}", records_in=self.n_in, kept=self.kept,
-                               rejected_reasons=self.reasons)
+                               reasons=Counter(self.reasons))
         if self.n_in == 0:
             raise MedcurateError(f"{self.spec.path}: contains no records")
         if self.kept == 0:

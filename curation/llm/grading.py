@@ -38,7 +38,7 @@ class Grades(BaseModel):
 
 
 @dataclass
-class Item:
+class GradeItem:
     """One answer to grade: the question it answers and the language it must be in."""
 
     question: str
@@ -73,7 +73,7 @@ def logprob_params(seed: int) -> dict[str, object]:
     return {"max_tokens": 1, "temperature": 0.0, "seed": seed, "logprobs": True, "top_logprobs": 20}
 
 
-def grade_logprob(llm: LLM, prompts: Prompts, items: list[Item], template: str, min_mass: float,
+def grade_logprob(llm: LLM, prompts: Prompts, items: list[GradeItem], template: str, min_mass: float,
                   seed: int = 0) -> list[Grade] | None:
     """One scoring request per criterion and item, all in one batch; None when the backend gave no
     probabilities at all (a server without logprobs), so `auto` can fall back to JSON."""
@@ -109,7 +109,7 @@ def grade_logprob(llm: LLM, prompts: Prompts, items: list[Item], template: str, 
     return grades
 
 
-def grade_json(llm: LLM, prompts: Prompts, items: list[Item], template: str, params: dict[str, object],
+def grade_json(llm: LLM, prompts: Prompts, items: list[GradeItem], template: str, params: dict[str, object],
                repairs: int) -> list[Grade]:
     requests = []
     for item in items:
@@ -126,7 +126,7 @@ def grade_json(llm: LLM, prompts: Prompts, items: list[Item], template: str, par
     return grades
 
 
-def grade(llm: LLM, prompts: Prompts, items: list[Item], grading: Grading, *, json_template: str,
+def grade(llm: LLM, prompts: Prompts, items: list[GradeItem], grading: Grading, *, json_template: str,
           score_template: str, json_params: dict[str, object], repairs: int, min_mass: float,
           seed: int = 0) -> list[Grade]:
     """Grades in the order of `items`. `auto` is logprob where the backend returns probabilities (the embedded

@@ -11,6 +11,9 @@ import asyncio
 import re
 import time
 from collections import deque
+from typing import Protocol
+
+from .types import Request
 
 DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -27,6 +30,17 @@ def parse_duration(value: str | None) -> float | None:
         pass
     parts = DURATION.findall(value)
     return sum(float(n) * UNIT[u] for n, u in parts) if parts else None
+
+
+def estimate_tokens(text: str) -> int:
+    """A tokenizer-free estimate for pacing and dry runs: ~4 characters per token, one per CJK character."""
+    cjk = sum(1 for ch in text if "\u3040" <= ch <= "\u9fff")
+    return max(1, cjk + (len(text) - cjk) // 4)
+
+
+def request_tokens(req: Request) -> int:
+    """What a request may spend at most: its prompt's estimate plus the reply's token limit."""
+    return sum(estimate_tokens(m["content"]) for m in req.messages) + int(req.params.get("max_tokens", 256))
 
 
 class AdaptiveLimit:
@@ -58,6 +72,14 @@ class AdaptiveLimit:
                         self.limit += 1
                         self.successes = 0
             self.cond.notify_all()
+
+
+class Pacer(Protocol):
+    """What a sender waits on before each request: a RateLimiter here, or a Ray pool's shared one."""
+
+    async def wait(self, tokens: int) -> None: ...
+
+    def pause(self, seconds: float) -> None: ...
 
 
 class RateLimiter:

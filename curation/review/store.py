@@ -53,7 +53,7 @@ class ReviewError(MedcurateError):
 
 
 @dataclass
-class Item:
+class QueueItem:
     record_id: str
     pos: int
     content_hash: str
@@ -66,8 +66,9 @@ class Item:
 ITEM_COLUMNS = "record_id, pos, content_hash, record, needed, done, parent"
 
 
-def _item(row: tuple) -> Item:
-    return Item(row[0], row[1], row[2], orjson.loads(row[3]), row[4], row[5], orjson.loads(row[6]) if row[6] else None)
+def _item(row: tuple) -> QueueItem:
+    return QueueItem(row[0], row[1], row[2], orjson.loads(row[3]), row[4], row[5],
+                     orjson.loads(row[6]) if row[6] else None)
 
 
 def now_iso() -> str:
@@ -153,7 +154,7 @@ class ReviewStore:
             return [r[0] for r in db.execute("SELECT name FROM queues ORDER BY name")]
 
     # reviewing ------------------------------------------------------------------------------------------
-    def next_item(self, queue: str, reviewer: str) -> Item | None:
+    def next_item(self, queue: str, reviewer: str) -> QueueItem | None:
         """The first undecided record this reviewer has not decided and nobody else holds; now held by them."""
         if not reviewer.strip():
             raise ReviewError("a reviewer name is needed")
@@ -170,7 +171,7 @@ class ReviewStore:
                        (reviewer, now + LEASE_SECONDS, queue, row[0]))
         return _item(row)
 
-    def item(self, queue: str, record_id: str) -> Item | None:
+    def item(self, queue: str, record_id: str) -> QueueItem | None:
         with self.connect() as db:
             row = db.execute(f"SELECT {ITEM_COLUMNS} FROM items WHERE queue=? AND record_id=?",
                              (queue, record_id)).fetchone()
@@ -234,7 +235,7 @@ class ReviewStore:
             out.append(d)
         return out
 
-    def items(self, queue: str) -> Iterator[Item]:
+    def items(self, queue: str) -> Iterator[QueueItem]:
         with self.connect() as db:
             for row in db.execute(f"SELECT {ITEM_COLUMNS} FROM items WHERE queue=? ORDER BY pos", (queue,)):
                 yield _item(row)

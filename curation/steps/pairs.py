@@ -20,11 +20,12 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from ..context import RunContext
 from ..errors import MedcurateError
 from ..preference import preference_record as make_preference
 from ..preference import prompt_key, prompt_of, same_reply, split_reply, without_punctuation
 from ..review.store import ReviewStore
-from .base import GlobalStep, Record, Reject, StepConfig, register
+from .base import GlobalStep, Record, Reject, StepConfig, StepResult, register
 from .review import store_path, verdicts
 
 HUMAN = ("review-edit", "review-decision")
@@ -167,21 +168,20 @@ class Pairs(GlobalStep):
 
     Config = PairsConfig
     config: PairsConfig
-    db_path: Path | None = None
 
-    def bind(self, **context: Any) -> None:
-        if self.config.queue:
-            self.db_path = store_path(self.config, context.get("work_dir"), context.get("base_dir"))  # type: ignore[arg-type]
+    @property
+    def db_path(self) -> Path | None:
+        return store_path(self.config, self.ctx) if self.config.queue else None  # type: ignore[arg-type]
 
     @classmethod
-    def state_key(cls, config: PairsConfig, work_dir: Path, base_dir: Path) -> str | None:
+    def state_key(cls, config: PairsConfig, ctx: RunContext) -> str | None:
         """Review decisions change between runs without the recipe changing: they join the cache key."""
         if not config.queue:
             return None
-        path = store_path(config, work_dir, base_dir)  # type: ignore[arg-type]
+        path = store_path(config, ctx)  # type: ignore[arg-type]
         return ReviewStore(path).digest(config.queue) if path is not None and path.exists() else "no store"
 
-    def apply(self, records: list[Record]) -> tuple[list[Record], list[tuple[Record, Reject]]]:
+    def apply(self, records: list[Record]) -> StepResult:
         c = self.config
         b = Builder(records)
         if c.queue:
@@ -195,7 +195,7 @@ class Pairs(GlobalStep):
             candidate_pairs(b, records, c)
         b.overrule_judge()
         self.counts = {k: v for k, v in sorted(b.tally.items()) if v}
-        return list(records) + b.kept, b.dropped
+        return StepResult(list(records) + b.kept, b.dropped, b.kept + [r for r, _ in b.dropped])
 
     def summary(self) -> dict[str, Any]:
         return {"pairs": getattr(self, "counts", {})}

@@ -22,12 +22,14 @@ explanation), never as one block in which options echo each other.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from pathlib import Path
 
 from pydantic import Field
 
+from ..context import RunContext
 from ..quality_stats import count_words, may_match, text_stats
 from ..relevance import DATA, LEXICON, medical_score
 from .base import FILES, RecordStep, Reject, StepConfig, answer_and_question, register, texts_of
@@ -172,39 +174,28 @@ def norm(s: str) -> str:
 class Quality(RecordStep):
     Config = QualityConfig
     config: QualityConfig
-    _tokenizer = None
-    base_dir: Path | None = None  # a recipe's folder: file options are relative to it, as in every step
 
     @classmethod
-    def input_files(cls, config: QualityConfig, base_dir: Path) -> list[Path]:
+    def input_files(cls, config: QualityConfig, ctx: RunContext) -> list[Path]:
         """The shipped relevance tables count too: a lexicon edited in a new release reruns the step."""
-        return super().input_files(config, base_dir) + sorted(DATA.glob("*.tsv"))
-
-    def bind(self, **context) -> None:
-        if context.get("base_dir") is not None:
-            self.base_dir = Path(context["base_dir"])
-
-    def path(self, name: str) -> str:
-        return str(self.base_dir / name) if self.base_dir is not None else name
+        return super().input_files(config, ctx) + sorted(DATA.glob("*.tsv"))
 
     @property
     def lexicon_path(self) -> str:
-        return self.path(self.config.lexicon) if self.config.lexicon else str(LEXICON)
+        return str(self.ctx.resolve(self.config.lexicon)) if self.config.lexicon else str(LEXICON)
 
-    def setup(self) -> None:
-        if self.config.tokenizer and self._tokenizer is None:
-            self._tokenizer = load_tokenizer(self.path(self.config.tokenizer))
-
-    def __getstate__(self):
-        return {"config": self.config, "base_dir": self.base_dir}
+    @property
+    def tokenizer(self):
+        """The token counter for `min_tokens`/`max_tokens`, loaded once per process (see `load_tokenizer`)."""
+        return load_tokenizer(str(self.ctx.resolve(self.config.tokenizer))) if self.config.tokenizer else None
 
     def measure(self, record) -> dict:
         parts = texts_of(record)
         content = "\n".join(t for _, t in parts)
         words = WORD.findall(content)
         q: dict = {"chars": len(content), "words": len(words)}
-        if self._tokenizer is not None:
-            q["tokens"] = len(self._tokenizer(content, add_special_tokens=False)["input_ids"])
+        if self.tokenizer is not None:
+            q["tokens"] = len(self.tokenizer(content, add_special_tokens=False)["input_ids"])
         # Repetition is measured within each text: an answer that echoes its question is not repetitive.
         c = self.config
         gopher = record.get("task") in c.gopher_tasks
@@ -269,7 +260,7 @@ class Quality(RecordStep):
         dangle = may_match(DANGLING, [a.rstrip()[-40:] for a in answers])
         if stats is None or refuse is None or dangle is None:
             return None
-        tokens = self._tokenizer(contents, add_special_tokens=False)["input_ids"] if self._tokenizer else None
+        tokens = self.tokenizer(contents, add_special_tokens=False)["input_ids"] if self.tokenizer else None
         out, k = [], 0
         for j, (record, content, ts) in enumerate(zip(records, contents, per_record)):
             q: dict = {"chars": len(content), "words": counts[j]}
@@ -348,7 +339,6 @@ class Quality(RecordStep):
         return Reject(fails[0], {"failed": fails, "quality": q}) if fails else None
 
     def process(self, record):
-        self.setup()
         outcome = self.judge(record, self.measure(record))
         if outcome is not None:
             raise outcome
@@ -357,13 +347,14 @@ class Quality(RecordStep):
     def process_batch(self, records: list) -> list[Reject | None]:
         """`process` for a batch: one outcome per record (None: kept), with the statistics measured vectorised.
         A batch the vectorised path cannot take is measured record by record; either way the same result."""
-        self.setup()
         measured = self.measure_batch(records) or [self.measure(r) for r in records]
         return [self.judge(r, q) for r, q in zip(records, measured)]
 
 
+@functools.lru_cache(maxsize=4)
 def load_tokenizer(name: str):
-    """A local tokenizer: a Hugging Face folder, or a .gguf file (its embedded tokenizer)."""
+    """A local tokenizer: a Hugging Face folder, or a .gguf file (its embedded tokenizer). Memoised per process:
+    worker processes receive the step pickled with every chunk, and a tokenizer is read-only once loaded."""
     from transformers import AutoTokenizer
 
     path = Path(name)

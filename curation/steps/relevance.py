@@ -24,14 +24,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from pydantic import Field
 
+from ..context import RunContext
 from ..relevance import DATA, DEFAULT_MIN_SCORE, LEXICON, general_terms, scan_score
 from ..relevance import GENERAL_LEXICON as GENERAL
-from .base import FILES, Map, Phase, PhasedStep, Record, Reduce, Reject, Rejected, StepConfig, register, texts_of
+from .base import FILES, Map, Phase, PhasedStep, Record, Reduce, Reject, StepConfig, StepResult, register, texts_of
 
 
 class RelevanceConfig(StepConfig):
@@ -77,21 +77,14 @@ class Judged:
 class Relevance(PhasedStep):
     Config = RelevanceConfig
     config: RelevanceConfig
-    base_dir: Path | None = None
 
     @classmethod
-    def input_files(cls, config: RelevanceConfig, base_dir: Path) -> list[Path]:
+    def input_files(cls, config: RelevanceConfig, ctx: RunContext) -> list[Path]:
         """The shipped lexicon and affix tables count too: a lexicon edited in a new release reruns the step."""
-        return super().input_files(config, base_dir) + sorted(DATA.glob("*.tsv"))
-
-    def bind(self, **context: Any) -> None:
-        if context.get("base_dir") is not None:
-            self.base_dir = Path(context["base_dir"])
+        return super().input_files(config, ctx) + sorted(DATA.glob("*.tsv"))
 
     def path(self, name: str | None, default: Path) -> str:
-        if not name:
-            return str(default)
-        return str(self.base_dir / name) if self.base_dir is not None else name
+        return str(self.ctx.resolve(name)) if name else str(default)
 
     def phases(self) -> list[Phase]:
         return [Map("scores"), Reduce("shares")]
@@ -122,7 +115,7 @@ class Relevance(PhasedStep):
     def medical_source(self, share: float | None) -> bool:
         return self.config.source_share is not None and share is not None and share >= self.config.source_share
 
-    def decide(self, state: Judged, shard: int, records: list[Record]) -> tuple[list[Record], Rejected]:
+    def decide(self, state: Judged, shard: int, records: list[Record]) -> StepResult:
         """Each record kept or rejected as not medical; its score and its source's share go to meta either way."""
         c = self.config
         t = state.shards[shard]
@@ -144,4 +137,4 @@ class Relevance(PhasedStep):
                 kept.append(rec)
             else:
                 rejected.append((rec, Reject("not medical", info)))
-        return kept, rejected
+        return StepResult(kept, rejected)

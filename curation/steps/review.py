@@ -12,11 +12,12 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from ..context import RunContext
 from ..errors import MedcurateError
 from ..record import make_record
 from ..review.queues import DB_NAME
 from ..review.store import ReviewStore, content_hash
-from .base import GlobalStep, Record, Reject, StepConfig, register
+from .base import GlobalStep, Record, Reject, StepConfig, StepResult, register
 
 
 class ReviewConfig(StepConfig):
@@ -33,11 +34,11 @@ class ReviewConfig(StepConfig):
         "reject", description="Two reviewers disagree on keep or drop: which wins.")
 
 
-def store_path(config: ReviewConfig, work_dir: Path | None, base_dir: Path | None) -> Path | None:
-    """`db` relative to the recipe's folder, or the work dir's review.sqlite."""
+def store_path(config: ReviewConfig, ctx: RunContext) -> Path | None:
+    """`db` relative to the recipe's folder, or the state dir's review.sqlite."""
     if config.db:
-        return Path(base_dir) / config.db if base_dir is not None else Path(config.db)
-    return Path(work_dir) / DB_NAME if work_dir is not None else None
+        return ctx.resolve(config.db)
+    return ctx.state_dir / DB_NAME if ctx.state_dir is not None else None
 
 
 def verdicts(store: ReviewStore, queue: str, conflict: str) -> tuple[dict[str, dict[str, Any]], int]:
@@ -65,18 +66,18 @@ def verdicts(store: ReviewStore, queue: str, conflict: str) -> tuple[dict[str, d
 class Review(GlobalStep):
     Config = ReviewConfig
     config: ReviewConfig
-    db_path: Path | None = None
 
-    def bind(self, **context: Any) -> None:
-        self.db_path = store_path(self.config, context.get("work_dir"), context.get("base_dir"))
+    @property
+    def db_path(self) -> Path | None:
+        return store_path(self.config, self.ctx)
 
     @classmethod
-    def state_key(cls, config: ReviewConfig, work_dir: Path, base_dir: Path) -> str:
+    def state_key(cls, config: ReviewConfig, ctx: RunContext) -> str:
         """The decisions change between runs without the recipe changing: they are part of the cache key."""
-        path = store_path(config, work_dir, base_dir)
+        path = store_path(config, ctx)
         return ReviewStore(path).digest(config.queue) if path is not None and path.exists() else "no store"
 
-    def apply(self, records: list[Record]) -> tuple[list[Record], list[tuple[Record, Reject]]]:
+    def apply(self, records: list[Record]) -> StepResult:
         c = self.config
         if self.db_path is None or not self.db_path.exists():
             raise MedcurateError(f"review step: no review store at {self.db_path or c.db} (create the queue with "
@@ -89,7 +90,7 @@ class Review(GlobalStep):
                                  f"asks for {c.min_progress:.0%} before it runs on")
         decided, stale = verdicts(store, c.queue, c.conflict)
         dropped = self._rejected_sources(decided)
-        kept, rejected = [], []
+        kept, rejected, edits = [], [], []
         self.counts = {"accepted": 0, "rejected": 0, "edited": 0, "unreviewed": 0, "stale": 0,
                        "source_dropped": 0, "stale_decisions": stale}
         for rec in records:
@@ -116,13 +117,14 @@ class Review(GlobalStep):
                 self.counts["edited"] += 1  # the edit is a new record; the original leaves, named as replaced
                 edit = self._edited(rec, d)
                 kept.append(edit)
+                edits.append(edit)
                 rejected.append((rec, Reject("review: replaced by its edit", {"edit": edit["id"],
                                                                               "reviewer": d["reviewer"]})))
             else:
                 self.counts["accepted"] += 1
                 rec["meta"]["review"] = {"decision": "accept", "reviewers": d["reviewers"]}
                 kept.append(rec)
-        return kept, rejected
+        return StepResult(kept, rejected, edits)
 
     def _rejected_sources(self, decided: dict[str, dict[str, Any]]) -> dict[str, float]:
         c = self.config

@@ -24,7 +24,7 @@ from ..llm.prompts import language_name
 from ..llm.step import LLMStep, LLMStepConfig
 from ..llm.structured import ask_json
 from ..record import make_record
-from .base import Record, Reject, answer_and_question, register
+from .base import Record, Reject, StepResult, answer_and_question, register
 
 WORD = re.compile(r"\w+", re.U)
 
@@ -127,7 +127,7 @@ class Synthesize(LLMStep):
         text, template_hash = self.prompts.render(c.prompt or TEMPLATES[c.mode], **values)
         return Request([{"role": "user", "content": text}], self.params(), template_hash)
 
-    def apply(self, records: list[Record]) -> tuple[list[Record], list[tuple[Record, Reject]]]:
+    def apply(self, records: list[Record]) -> StepResult:
         c = self.config
         if c.mode == "self-instruct":  # seeds must be in the language asked for
             _, rejected = self.with_languages([r for r in records if is_seed(r)])
@@ -145,6 +145,7 @@ class Synthesize(LLMStep):
         results = ask_json(self.llm, requests, SCHEMAS[c.mode], self.prompts, c.repairs)
         existing = [content_words(answer_and_question(r)[1]) for r in records if r.get("messages")]
         made: list[Record] = []
+        added: list[Record] = []
         for parent, res in zip(parents, results):
             lang = c.language if c.mode == "self-instruct" else parent.get("lang")
             origin = f"synthesize:{c.mode}"
@@ -153,15 +154,17 @@ class Synthesize(LLMStep):
                                    text=res.text or "", meta={"synthesize": {"mode": c.mode}})
                 rejected.append((stub, Reject("synthesize reply invalid", {"why": res.error,
                                                                           "attempts": res.attempts})))
+                added.append(stub)
                 continue
             record, reason = self._build(parent, res.value, lang, origin, existing)
+            added.append(record)
             if reason:
                 rejected.append((record, Reject(reason.split(" (")[0], {"why": reason})))
             else:
                 made.append(record)
                 if c.mode == "self-instruct":
                     existing.append(content_words(record["messages"][0]["content"]))
-        return list(records) + made, rejected
+        return StepResult(list(records) + made, rejected, added)
 
     def _self_instruct_requests(self, records: list[Record]) -> tuple[list[Record], list[Request]]:
         c = self.config

@@ -21,7 +21,7 @@ from ..llm.client import Request
 from ..llm.prompts import language_name
 from ..llm.step import LLMStep, LLMStepConfig
 from ..record import make_record
-from .base import FILES, Record, Reject, register
+from .base import FILES, Record, Reject, StepResult, register
 
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 UNITS = re.compile(r"(?<![A-Za-z])(mg|mcg|µg|μg|g|kg|ml|mL|L|mmol|mmHg|IU|U|°C|°F|%|bpm|mEq)(?![A-Za-z])")
@@ -141,7 +141,7 @@ class Translate(LLMStep):
                 return f"glossary term missing ({absent[0]})"
         return None
 
-    def apply(self, records: list[Record]) -> tuple[list[Record], list[tuple[Record, Reject]]]:
+    def apply(self, records: list[Record]) -> StepResult:
         c = self.config
         glossary = load_glossary(self.resolve(c.glossary))
         chosen = records if c.limit is None else records[: c.limit]
@@ -167,6 +167,7 @@ class Translate(LLMStep):
                 jobs.append((rec, dst, segs, terms))
         replies = self.llm.complete(requests)
         candidates: list[tuple[Record, Record, list[tuple[str, str]]]] = []
+        added: list[Record] = []
         k = 0
         for rec, dst, segs, terms in jobs:
             got = replies[k: k + len(segs)]
@@ -184,6 +185,7 @@ class Translate(LLMStep):
             fields = rebuild(rec, texts, dst, f"translate:{rec['lang']}->{dst}")
             meta = {k2: v for k2, v in rec.get("meta", {}).items() if k2 in ("license", "provenance")}
             new = make_record(rec["source"], rec["task"], meta={**meta, "translate": {"from": rec["lang"]}}, **fields)
+            added.append(new)
             if failure is not None:
                 rejected.append((new, failure))
             else:
@@ -195,7 +197,7 @@ class Translate(LLMStep):
         kept = (sources if c.keep_source else []) + [new for _, new, _ in candidates]
         if not c.keep_source:
             rejected += [(r, Reject("translated (source not kept)")) for r in sources]
-        return kept, rejected
+        return StepResult(kept, rejected, added)
 
     def _request(self, text: str, src: str, dst: str, pairs: list[tuple[str, str]]) -> Request:
         prompt, template_hash = self.prompts.render(self.config.prompt or "translate", text=text,

@@ -1,5 +1,10 @@
 """What `medcurate eval MODEL` can name: a model folder, a GGUF file, a LoRA adapter folder, a trainer's output
-folder, or (resolved elsewhere) an endpoint URL."""
+folder, or (resolved elsewhere) an endpoint URL.
+
+A model file named directly (the embedded SmolLM2 when none is) is the one the process's other inference users
+share (`curation.llm.weights`: read once, never written). What a trainer wrote, and a base an adapter is
+wrapped around, are read for this evaluation alone.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from typing import Any
 import torch
 
 from curation.errors import MedcurateError
+from curation.llm.weights import inference_model, model_source, tokenizer_of
 
 
 def _dtype() -> torch.dtype:
@@ -17,12 +23,18 @@ def _dtype() -> torch.dtype:
 
 
 def _plain(path: Path) -> tuple[Any, Any]:
+    """A model of its own, read from disk (trained weights, or a base an adapter will be wrapped into)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    folder, kwargs = (str(path.parent), {"gguf_file": path.name}) if path.suffix == ".gguf" else (str(path), {})
+    folder, kwargs = model_source(path)
     tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=_dtype(), **kwargs)
     return model, tokenizer
+
+
+def _shared(path: Path) -> tuple[Any, Any]:
+    """The process's shared inference model of `path`, and a tokenizer of this caller's own."""
+    return inference_model(path, _dtype()), tokenizer_of(path)
 
 
 def _adapter(path: Path, base: str | None) -> tuple[Any, Any]:
@@ -57,7 +69,9 @@ def _trainer_output(path: Path, base: str | None) -> tuple[Any, Any, str]:
 
 
 def load_local(ref: str | None, base: str | None = None) -> tuple[Any, Any, str]:
-    """(model, tokenizer, what was loaded), in eval mode; SmolLM2-135M-Instruct when `ref` is None."""
+    """(model, tokenizer, what was loaded), in eval mode; SmolLM2-135M-Instruct when `ref` is None. A model file
+    named directly is shared with the process's other inference users: generate and score with it, never train
+    or wrap it."""
     from curation.llm.local import default_gguf
 
     path = Path(ref) if ref else default_gguf()
@@ -70,7 +84,7 @@ def load_local(ref: str | None, base: str | None = None) -> tuple[Any, Any, str]
     elif path.is_dir() and not (path / "config.json").exists():
         model, tokenizer, described = _trainer_output(path, base)
     else:
-        model, tokenizer = _plain(path)
+        model, tokenizer = _shared(path)
         described = str(path)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
