@@ -1,13 +1,15 @@
 """The CPU steps of a recipe on the local executor and on Ray (a local Ray instance on this machine), in one run.
 
 Run: .venv/bin/python benchmarks/scale.py [--sizes 250000,500000,1000000] [--local-sizes 1000000] [--cpus 2]
+     .venv/bin/python benchmarks/scale.py --sizes 250000,1000000,2000000 --local-only
 
 Each run is a fresh `medcurate run` of the whole recipe (read → normalize → pii → dedupe → decontaminate,
 then a two-stage mixture with validation, upsampling and replay, and the export: parquet shards,
 `save_to_disk`, statistics, charts, curated.parquet; nothing cached) in its own process, the driver.
 Reports wall time, the driver's peak resident memory (that process alone, sampled every 0.1 s: Ray's
 workers are other processes; also its private part, without the shared libraries and object-store pages
-it maps) and records per second, then Ray's time over local's at each size both ran (target: within 1.5x)
+it maps), the peak proportional memory of its whole process tree (worker processes included) and records
+per second, then Ray's time over local's at each size both ran (target: within 1.5x)
 and the driver's memory across sizes (target: flat on Ray). The ledgers and the exported files of the two
 executors are compared too: they must be equal.
 """
@@ -15,6 +17,7 @@ executors are compared too: they must be equal.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -57,17 +60,54 @@ def resident(pid: int) -> tuple[int, int]:
     return fields.get("VmRSS", 0), fields.get("RssAnon", 0)
 
 
-def driver_run(folder: Path, executor: str) -> tuple[float, float, float]:
-    """Wall seconds, and the driver process's peak RSS and peak private (anonymous) memory in GB."""
+def proportional(pid: int) -> int:
+    """The process's proportional set size in bytes: shared pages divided among the processes sharing them, so
+    a process tree's sum counts each page once."""
+    with open(f"/proc/{pid}/smaps_rollup") as fh:
+        for line in fh:
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def tree_of(root: int) -> list[int]:
+    """The process and all its descendants (the local executor's worker processes, forked or from a forkserver)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo += children.get(pid, [])
+    return out
+
+
+def tree_memory(root: int) -> int:
+    total = 0
+    for pid in tree_of(root):
+        with contextlib.suppress(OSError):  # ended between the listing and the read
+            total += proportional(pid)
+    return total
+
+
+def driver_run(folder: Path, executor: str) -> tuple[float, float, float, float]:
+    """Wall seconds, the driver process's peak RSS and peak private (anonymous) memory, and the peak PSS of
+    its whole process tree (the driver and every process it started: worker processes, a Ray instance), in
+    GB."""
     cmd = [str(ROOT / ".venv" / "bin" / "medcurate"), "run", str(folder / executor / "recipe.yaml")]
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = [0, 0]
+    peak = [0, 0, 0]
 
     def sample() -> None:
         while proc.poll() is None:
             try:
-                now = resident(proc.pid)
+                now = (*resident(proc.pid), tree_memory(proc.pid))
             except (FileNotFoundError, ProcessLookupError):
                 return
             peak[:] = [max(a, b) for a, b in zip(peak, now)]
@@ -79,7 +119,7 @@ def driver_run(folder: Path, executor: str) -> tuple[float, float, float]:
     sampler.join()
     if proc.returncode:
         raise SystemExit(f"{executor} run failed:\n{err.decode()[-3000:]}")
-    return time.perf_counter() - t, peak[0] / 1e9, peak[1] / 1e9
+    return time.perf_counter() - t, peak[0] / 1e9, peak[1] / 1e9, peak[2] / 1e9
 
 
 def step_seconds(folder: Path, executor: str, started: float) -> dict[str, float]:
@@ -114,9 +154,11 @@ def main() -> None:
     ap.add_argument("--sizes", default="250000,500000,1000000", help="Record counts run on Ray.")
     ap.add_argument("--local-sizes", default="1000000", help="Record counts also run locally.")
     ap.add_argument("--cpus", type=int, default=2)
+    ap.add_argument("--local-only", action="store_true", help="Run the local executor alone, at every size.")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    local_sizes = {int(s) for s in args.local_sizes.split(",") if s}
+    local_sizes = set(sizes) if args.local_only else {int(s) for s in args.local_sizes.split(",") if s}
+    executors_at = {n: (["local"] if n in local_sizes else []) + ([] if args.local_only else ["ray"]) for n in sizes}
     rows, results = [], {}
     for n in sizes:
         folder = DATA / str(n)
@@ -124,20 +166,21 @@ def main() -> None:
         if not (folder / "records.jsonl").exists():
             print(f"generating {n:,} records ...", flush=True)
             write_input(n, folder / "records.jsonl")
-        for executor in (["local"] if n in local_sizes else []) + ["ray"]:
+        for executor in executors_at[n]:
             shutil.rmtree(folder / executor, ignore_errors=True)  # each executor's recipe, work dir and output
             (folder / executor).mkdir()
             spec = recipe(executor, args.cpus, folder / "records.jsonl")
             (folder / executor / "recipe.yaml").write_text(yaml.safe_dump(spec))
             started = time.time()
-            wall, peak, heap = driver_run(folder, executor)
-            results[(n, executor)] = (wall, peak, heap)
-            rows.append(f"| {n:,} | {executor} | {wall:.1f} | {n / wall:,.0f} | {peak:.2f} GB | {heap:.2f} GB |")
+            wall, peak, heap, tree = driver_run(folder, executor)
+            results[(n, executor)] = (wall, peak, heap, tree)
+            rows.append(f"| {n:,} | {executor} | {wall:.1f} | {n / wall:,.0f} | {peak:.2f} GB | {heap:.2f} GB | "
+                        f"{tree:.2f} GB |")
             print(rows[-1], flush=True)
             seconds = step_seconds(folder, executor, started)
             print("  per step: " + ", ".join(f"{k} {v:.1f} s ({1e6 * v / n:.0f} µs/record)"
                                              for k, v in seconds.items()), flush=True)
-        if n in local_sizes:
+        if len(executors_at[n]) == 2:
             same = ledger(folder, "local") == ledger(folder, "ray")
             print(f"{n:,}: ledgers of local and ray {'equal' if same else 'DIFFER'}", flush=True)
             local, ray = tree_digest(folder / "local" / "out"), tree_digest(folder / "ray" / "out")
@@ -148,16 +191,19 @@ def main() -> None:
             shutil.rmtree(folder / executor, ignore_errors=True)
     print(f"\nsteps: read, normalize, pii, dedupe, decontaminate, mixture and export; {args.cpus} CPUs for each "
           "executor")
-    print("| records | executor | seconds | records/s | driver peak RSS | driver peak private |\n"
-          "|---:|---|---:|---:|---:|---:|")
+    print("| records | executor | seconds | records/s | driver peak RSS | driver peak private | tree peak PSS |\n"
+          "|---:|---|---:|---:|---:|---:|---:|")
     print("\n".join(rows))
-    for n in sorted(local_sizes & set(sizes)):
-        ratio = results[(n, "ray")][0] / results[(n, "local")][0]
-        print(f"{n:,} records: ray / local wall time = {ratio:.2f}x (target <= 1.5x)")
-    for k, what in ((1, "peak RSS"), (2, "peak private memory")):
-        peaks = [results[(n, "ray")][k] for n in sizes]
-        print(f"ray driver {what} by size: " + ", ".join(f"{n:,}: {p:.2f} GB" for n, p in zip(sizes, peaks))
-              + f"; largest / smallest = {max(peaks) / min(peaks):.2f}")
+    for n in sizes:
+        if len(executors_at[n]) == 2:
+            ratio = results[(n, "ray")][0] / results[(n, "local")][0]
+            print(f"{n:,} records: ray / local wall time = {ratio:.2f}x (target <= 1.5x)")
+    for executor, k, what in (("ray", 1, "driver peak RSS"), ("ray", 2, "driver peak private memory"),
+                              ("local", 3, "process tree peak PSS")):
+        peaks = [(n, results[(n, executor)][k]) for n in sizes if (n, executor) in results]
+        if peaks:
+            print(f"{executor} {what} by size: " + ", ".join(f"{n:,}: {p:.2f} GB" for n, p in peaks)
+                  + f"; largest / smallest = {max(p for _, p in peaks) / min(p for _, p in peaks):.2f}")
 
 
 if __name__ == "__main__":

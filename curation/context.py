@@ -46,13 +46,11 @@ class RunContext:
         """A path from a step's options: relative to the recipe's folder where there is one."""
         return self.base_dir / path if self.base_dir is not None else Path(path)
 
-    def endpoint(self, name: str | None) -> Endpoint:
-        """The endpoint a step names, or the default one; the embedded model when the run names none."""
-        from .llm.config import Endpoint
-
+    def endpoint(self, name: str | None) -> Endpoint | None:
+        """The endpoint a step names, or the default one; None when the run names none."""
         if name is not None and name in self.endpoints:
             return self.endpoints[name]
-        return self.endpoints.get(self.default_endpoint) or Endpoint()
+        return self.endpoints.get(self.default_endpoint)
 
     @property
     def llm_cache_path(self) -> Path | None:

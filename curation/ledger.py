@@ -46,16 +46,20 @@ def check_identities(step: str, inputs: Sequence[dict[str, Any]], outputs: Seque
         if got[rid] != n:
             what = "lost" if got[rid] < n else f"returned {got[rid]} times"
             raise LedgerMismatch(f"step '{step}': record {rid} {what}; every input must be kept or rejected once")
-    declared = {r["id"]: r for r in added}
+    # ids are content hashes, so two added records may share one (two failed translations, both empty): an
+    # added id must come out exactly as many times as the step declared it
+    declared = Counter(r["id"] for r in added)
     for rid, n in got.items():
         if rid in want:
             continue
         if rid not in declared:
             raise LedgerMismatch(f"step '{step}': record {rid} was returned but is neither an input nor declared "
                                  f"as added")
-        if n != 1:
-            raise LedgerMismatch(f"step '{step}': added record {rid} returned {n} times")
-    for rid, r in declared.items():
+        if n != declared[rid]:
+            raise LedgerMismatch(f"step '{step}': added record {rid} returned {n} times, declared "
+                                 f"{declared[rid]} times")
+    for r in added:
+        rid = r["id"]
         if rid in want or rid not in got:
             what = "is one of its inputs" if rid in want else "is neither kept nor rejected"
             raise LedgerMismatch(f"step '{step}': record {rid} declared as added {what}")

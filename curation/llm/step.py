@@ -62,7 +62,8 @@ class LLMStep(GlobalStep):
 
     @property
     def endpoint(self) -> Endpoint:
-        return self.ctx.endpoint(self.config.endpoint)
+        """The endpoint the step names in the run, or the embedded model where the run names none."""
+        return self.ctx.endpoint(self.config.endpoint) or Endpoint()
 
     @property
     def dry_run(self) -> bool:
