@@ -19,7 +19,7 @@ from ..steps.base import PhasedStep, Record, RecordStep, ShardedStep, Step, driv
 from ..workdir import SHARD_ROWS, Entry, WorkDir
 from .base import Progress, T
 from .local_mixture import write_mixture
-from .shard_pool import map_shards
+from .shard_pool import ShardPool
 from .shards import Scope, ShardWorker, commit_shards, run_worker, shards_of
 from .shards import run_map as shard_map
 
@@ -62,8 +62,8 @@ def run_in_process(planned: PlannedStep, step: Step, records: list[Record], work
 
 
 def run_sharded(planned: PlannedStep, step: RecordStep | ShardedStep | PhasedStep, inputs: list[Entry],
-                work: WorkDir, scope: Scope, workers: int, progress: Progress | None) -> Entry:
-    """A step shard by shard from the work dir (here, or in `workers` processes): a phased step's map phases,
+                work: WorkDir, scope: Scope, pool: ShardPool, progress: Progress | None) -> Entry:
+    """A step shard by shard from the work dir (here, or in the pool's processes): a phased step's map phases,
     its reduces here, then its decisions; each shard's output written as it is decided."""
     with work.pending(planned.entry) as pending:
         shards = shards_of(inputs)
@@ -72,13 +72,12 @@ def run_sharded(planned: PlannedStep, step: RecordStep | ShardedStep | PhasedSte
         if isinstance(step, PhasedStep):
             def run_map(method: str, state: Any) -> list[tuple[int, Any]]:
                 tick = progress(f"{planned.id}: {method}", len(shards)) if progress else None
-                tables = map_shards(shard_map, (step, method, state, scope), shards, workers, tick)
+                tables = pool.map(shard_map, (step, method, state, scope), shards, tick)
                 return [(shard.index, table) for shard, table in zip(shards, tables)]
 
             state = drive_phases(step, run_map)
         tick = progress(planned.id, len(shards)) if progress else None
-        stats = map_shards(run_worker, ShardWorker(step, planned.id, scope, pending.folder, state), shards, workers,
-                           tick)
+        stats = pool.map(run_worker, ShardWorker(step, planned.id, scope, pending.folder, state), shards, tick)
         if isinstance(step, PhasedStep):
             step.finish(state)
         return commit_shards(pending, planned, step, stats)
@@ -90,6 +89,9 @@ class LocalExecutor:
 
     name = "local"
 
+    def __init__(self) -> None:
+        self.pool: ShardPool | None = None  # worker processes, started by the first step that needs them
+
     def read(self, sources: list[PlannedSource], work: WorkDir, progress: Progress | None) -> None:
         for src in sources:
             read_source(src, work, progress)
@@ -98,8 +100,11 @@ class LocalExecutor:
                  tags_of: dict[str, list[str]], progress: Progress | None) -> Entry:
         step.setup(ctx)
         if isinstance(step, (RecordStep, ShardedStep, PhasedStep)):
+            if self.pool is None or self.pool.workers != ctx.workers:
+                self.close()
+                self.pool = ShardPool(ctx.workers)
             scope = Scope(planned.sources, planned.tags, tags_of)
-            return run_sharded(planned, step, inputs, work, scope, ctx.workers, progress)
+            return run_sharded(planned, step, inputs, work, scope, self.pool, progress)
         return run_in_process(planned, step, entry_records(inputs), work, tags_of, ctx.workers, progress)[1]
 
     def write_mixture(self, inputs: list[Entry], stages: dict[str, Stage], seed: int, tags_of: dict[str, list[str]],
@@ -110,4 +115,6 @@ class LocalExecutor:
         return fn(*args)
 
     def close(self) -> None:
-        pass
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
