@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import yaml
@@ -27,32 +24,15 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.scale import DATA, recipe, tree_memory  # noqa: E402
+from benchmarks.scale import DATA, recipe, timed_run, tree_memory  # noqa: E402
 
 
 def measured_run(code: Path, recipe_file: Path, until: str | None) -> tuple[float, float]:
     """Seconds and the process tree's peak PSS in GB of one `medcurate run`, with `code`'s package."""
     cmd = [str(ROOT / ".venv" / "bin" / "python"), "-c", "from curation.cli import app; app()", "run",
            str(recipe_file), *(["--until", until] if until else [])]
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=code, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = [0]
-
-    def sample() -> None:
-        while proc.poll() is None:
-            try:
-                peak[0] = max(peak[0], tree_memory(proc.pid))
-            except (FileNotFoundError, ProcessLookupError):
-                return
-            time.sleep(0.2)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    _, err = proc.communicate()
-    sampler.join()
-    if proc.returncode:
-        raise SystemExit(f"run failed:\n{err.decode()[-3000:]}")
-    return time.perf_counter() - start, peak[0] / 1e9
+    seconds, peak = timed_run(cmd, lambda pid: (tree_memory(pid),), period=0.2, cwd=code)
+    return seconds, (peak[0] if peak else 0) / 1e9
 
 
 def main() -> None:

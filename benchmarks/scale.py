@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -95,31 +96,39 @@ def tree_memory(root: int) -> int:
     return total
 
 
-def driver_run(folder: Path, executor: str) -> tuple[float, float, float, float]:
-    """Wall seconds, the driver process's peak RSS and peak private (anonymous) memory, and the peak PSS of
-    its whole process tree (the driver and every process it started: worker processes, a Ray instance), in
-    GB."""
-    cmd = [str(ROOT / ".venv" / "bin" / "medcurate"), "run", str(folder / executor / "recipe.yaml")]
+def timed_run(cmd: list[str], measure: Callable[[int], tuple[int, ...]], period: float = 0.1,
+              cwd: Path | None = None) -> tuple[float, list[int]]:
+    """Run `cmd`, sampling `measure(pid)` every `period` seconds; its wall seconds and each measure's peak."""
     t = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = [0, 0, 0]
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak: list[int] = []
 
     def sample() -> None:
         while proc.poll() is None:
             try:
-                now = (*resident(proc.pid), tree_memory(proc.pid))
+                now = measure(proc.pid)
             except (FileNotFoundError, ProcessLookupError):
                 return
-            peak[:] = [max(a, b) for a, b in zip(peak, now)]
-            time.sleep(0.1)
+            peak[:] = [max(a, b) for a, b in zip(peak, now)] if peak else list(now)
+            time.sleep(period)
 
     sampler = threading.Thread(target=sample)
     sampler.start()
     _, err = proc.communicate()
     sampler.join()
     if proc.returncode:
-        raise SystemExit(f"{executor} run failed:\n{err.decode()[-3000:]}")
-    return time.perf_counter() - t, peak[0] / 1e9, peak[1] / 1e9, peak[2] / 1e9
+        raise SystemExit(f"{' '.join(cmd[-3:])} failed:\n{err.decode()[-3000:]}")
+    return time.perf_counter() - t, peak
+
+
+def driver_run(folder: Path, executor: str) -> tuple[float, float, float, float]:
+    """Wall seconds, the driver process's peak RSS and peak private (anonymous) memory, and the peak PSS of
+    its whole process tree (the driver and every process it started: worker processes, a Ray instance), in
+    GB."""
+    cmd = [str(ROOT / ".venv" / "bin" / "medcurate"), "run", str(folder / executor / "recipe.yaml")]
+    seconds, peak = timed_run(cmd, lambda pid: (*resident(pid), tree_memory(pid)))
+    rss, anon, tree = (p / 1e9 for p in (peak or [0, 0, 0]))
+    return seconds, rss, anon, tree
 
 
 def step_seconds(folder: Path, executor: str, started: float) -> dict[str, float]:
