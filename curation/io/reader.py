@@ -81,7 +81,7 @@ class Chunk:
     def __init__(self) -> None:
         self.records: list[dict[str, Any]] = []
         self.rejects: list[dict[str, Any]] = []
-        self.reasons: list[str] = []
+        self.reasons: Counter[str] = Counter()
         self.n_in = 0
         self.first_reject: str | None = None
 
@@ -101,7 +101,7 @@ def adapt_rows(rows: Iterable[RawRow], spec: SourceSpec, fmt_name: str, strict: 
         if strict:
             raise StrictModeError(msg)
         out.first_reject = out.first_reject or msg
-        out.reasons.append(reason_key(field, reason))
+        out.reasons[reason_key(field, reason)] += 1
         out.rejects.append(reject("read", reason, source_file=path, locator=loc, field=field, raw=raw))
 
     for loc, value, raw, err in rows:
@@ -177,13 +177,13 @@ class SourceTally:
     def __init__(self, spec: SourceSpec, rejects: RejectWriter | None, ledger: Ledger | None):
         self.spec, self.rejects, self.ledger = spec, rejects, ledger
         self.n_in = self.kept = 0
-        self.reasons: list[str] = []
+        self.reasons: Counter[str] = Counter()
         self.first_reject: str | None = None
 
     def add(self, chunk: Chunk) -> None:
         self.n_in += chunk.n_in
         self.kept += len(chunk.records)
-        self.reasons += chunk.reasons
+        self.reasons.update(chunk.reasons)
         self.first_reject = self.first_reject or chunk.first_reject
         if self.rejects is not None:
             self.rejects.write(chunk.rejects)
@@ -191,7 +191,7 @@ class SourceTally:
     def close(self) -> None:
         if self.ledger is not None:
             self.ledger.record(f"read:{self.spec.source_name()}", records_in=self.n_in, kept=self.kept,
-                               reasons=Counter(self.reasons))
+                               reasons=self.reasons)
         if self.n_in == 0:
             raise MedcurateError(f"{self.spec.path}: contains no records")
         if self.kept == 0:
