@@ -13,6 +13,16 @@ SAMPLE_FILES = sorted(
 )
 
 
+@pytest.fixture(scope="module")
+def server():
+    """llama.cpp's OpenAI-compatible server with the embedded model, on 127.0.0.1, for one test module."""
+    from .llm_server import LlamaServer
+
+    srv = LlamaServer()
+    yield srv
+    srv.stop()
+
+
 @pytest.fixture(scope="session")
 def planted() -> list[dict]:
     return json.loads((SAMPLE / "planted.json").read_text())

@@ -12,7 +12,7 @@ from curation.llm.grading import expected_score
 from curation.record import make_record
 
 from .conftest import qa
-from .llm_server import MODEL, LlamaServer
+from .llm_server import MODEL
 from .test_llm import run_step
 
 pytestmark = pytest.mark.timeout(900)
@@ -73,13 +73,6 @@ def test_json_grading_is_still_chosen_by_name(tmp_path):
                                       Endpoint(), tmp_path / "c.sqlite", tmp_path / "r.jsonl")
     assert len(kept) + len(rejects) == 1
     assert step.summary()["records"]["graded by json"] == 1
-
-
-@pytest.fixture(scope="module")
-def server():
-    srv = LlamaServer()
-    yield srv
-    srv.stop()
 
 
 def test_llama_server_top_logprobs_grade_like_the_embedded_model(server, tmp_path):

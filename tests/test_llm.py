@@ -31,7 +31,7 @@ from curation.steps import get_step
 from curation.steps.translate import Translate, TranslateConfig
 
 from .conftest import qa, write_jsonl
-from .llm_server import MODEL, FaultProxy, LlamaServer
+from .llm_server import MODEL, FaultProxy
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -60,13 +60,6 @@ TRANSLATE_REASONS = {"empty translation", "copy of the source", "wrong language"
 
 def records_of(rows: list[dict], lang: str, source: str = "qa") -> list[dict]:
     return [make_record(source, "instruction", messages=r["messages"], lang=lang) for r in rows]
-
-
-@pytest.fixture(scope="module")
-def server():
-    srv = LlamaServer()
-    yield srv
-    srv.stop()
 
 
 def endpoint(url: str, **kw) -> Endpoint:

@@ -23,7 +23,8 @@ from training.evaluation.models import _dtype, load_local
 from training.evaluation.winrate import llm_judge
 from training.model import attn_implementation, load_model, load_tokenizer
 
-from .llm_server import MODEL, FaultProxy, LlamaServer
+from .llm_server import FaultProxy
+from .test_llm import endpoint
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -35,15 +36,8 @@ def requests(n: int = 4, max_tokens: int = 2) -> list[Request]:
                     {"max_tokens": max_tokens, "temperature": 0.0}) for d in QUESTIONS[:n]]
 
 
-@pytest.fixture(scope="module")
-def server():
-    srv = LlamaServer()
-    yield srv
-    srv.stop()
-
-
 def remote(url: str, **kw) -> Endpoint:
-    return Endpoint(base_url=url, model=MODEL, **{"concurrency": 2, "timeout": 60, "backoff": 0.05, **kw})
+    return endpoint(url, **{"concurrency": 2, **kw})
 
 
 def collect(backend, reqs: list[Request], stop_after: int | None = None) -> dict[int, Reply]:
