@@ -17,10 +17,9 @@ from typing import Any
 
 from .ledger import Ledger, check_identities
 from .rejects import RejectWriter, reject
-from .steps.base import GlobalStep, PhasedStep, Record, RecordStep, Reject, Step, StepResult, run_phases
+from .steps.base import GlobalStep, PhasedStep, Record, RecordStep, Reject, Rejected, Step, StepResult, run_phases
 
 CHUNK = 2000
-Rejected = list[tuple[Record, Reject]]
 
 
 def worker_context() -> multiprocessing.context.BaseContext:

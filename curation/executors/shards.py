@@ -17,7 +17,7 @@ from ..pipeline import process_records, reject_rows
 from ..recipe.model import in_scope
 from ..record import from_table, to_table
 from ..rejects import reject_lines
-from ..steps.base import PhasedStep, Record, RecordStep, Reject, ShardedStep, Step, StepResult
+from ..steps.base import PhasedStep, Record, RecordStep, Rejected, ShardedStep, Step, StepResult
 from ..storage import Location
 from ..workdir import Entry, Pending
 from .stored import Stored
@@ -25,7 +25,6 @@ from .stored import Stored
 if TYPE_CHECKING:
     from ..plan import PlannedStep
 
-Rejected = list[tuple[Record, Reject]]
 
 
 @dataclass(frozen=True)
