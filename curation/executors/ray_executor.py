@@ -126,7 +126,9 @@ class RayExecutor:
             tick = progress(f"{label}: {phase.method}", total) if progress else None
             if isinstance(phase, Map):
                 task = ray.remote(map_phase).options(num_cpus=1)
-                tables = [(s.index, task.remote(step_ref, phase.method, state, s, scope)) for s in shards]
+                shared = (ray.remote(shared_view).options(scheduling_strategy=self.here).remote(phase, state)
+                          if phase.shares else state)
+                tables = [(s.index, task.remote(step_ref, phase.method, shared, s, scope)) for s in shards]
                 pending = [ref for _, ref in tables]
                 while pending:  # the driver waits for refs, never fetches a table
                     done, pending = ray.wait(pending, num_returns=1, fetch_local=False)
@@ -163,6 +165,11 @@ class RayExecutor:
     def close(self) -> None:
         if self.owns:
             self.ray.shutdown()
+
+
+def shared_view(phase: Map, state: Any) -> Any:
+    """(In a task.) The part of a reduce's state a map phase is given, so its tasks load only that."""
+    return phase.view(state)
 
 
 def reduce_phase(step: PhasedStep, method: str, state: Any, shards: list[int], *tables: Any) -> tuple[Any, bool]:

@@ -159,9 +159,17 @@ class ShardedStep(GlobalStep, ABC):
 class Map:
     """A map phase: `step.<method>(state, shard, records)` for every shard, returning a small table (any
     picklable value: an Arrow table, numpy arrays, a list of tuples). Shards run concurrently (threads here,
-    processes on Ray), so the method must not change the step or the state."""
+    processes on Ray), so the method must not change the step or the state.
+
+    `shares` names the one attribute of the state the map is given instead of the whole state: a reduce can
+    keep large tables for the next reduce (which gets the whole state) without every worker loading them."""
 
     method: str
+    shares: str | None = None
+
+    def view(self, state: Any) -> Any:
+        """What of the state this phase's map is given."""
+        return getattr(state, self.shares) if self.shares else state
 
 
 @dataclass(frozen=True)
@@ -213,7 +221,7 @@ def drive_phases(step: PhasedStep, run_map: Callable[[str, Any], list[tuple[int,
     tables: list[tuple[int, Any]] = []
     for phase in step.phases():
         if isinstance(phase, Map):
-            tables = run_map(phase.method, state)
+            tables = run_map(phase.method, phase.view(state))
         else:
             state, tables = getattr(step, phase.method)(state, tables), []
     return state

@@ -23,12 +23,14 @@ before without recomputing the old signatures.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 from numba import njit
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -130,20 +132,38 @@ def star_clusters(n: int, exact_edges: np.ndarray, near_edges: np.ndarray, near_
     owner = np.arange(len(best), dtype=np.int64)  # unit -> surviving unit
     sim_u = np.ones(len(best))
     if len(near_edges):
-        ua, ub = unit[near_edges[:, 0]], unit[near_edges[:, 1]]
-        other = ua != ub
-        graph = pl.DataFrame({"a": np.r_[ua[other], ub[other]], "b": np.r_[ub[other], ua[other]],
-                              "sim": np.r_[near_sim[other], near_sim[other]].astype(np.float64)})
-        graph = graph.group_by("a", "b").agg(pl.col("sim").max()).sort("a")
-        a = graph["a"].to_numpy().astype(np.int64)
-        ptr = np.searchsorted(a, np.arange(len(best) + 1)).astype(np.int64)  # unit u's neighbours: ptr[u]:ptr[u+1]
+        graph = unit_graph(unit, best, near_edges, near_sim)
+        key = graph["k"].to_numpy()
+        src = key >> 32
+        ptr = np.searchsorted(src, np.arange(len(best) + 1)).astype(np.int64)  # unit u's neighbours: ptr[u]:ptr[u+1]
         fixed = np.zeros(len(best), dtype=bool)
         fixed[unit[indexed]] = True
-        order = sorted_unique(a)
+        order = sorted_unique(src)
         order = order[np.argsort(best[order], kind="stable")].astype(np.int64)
-        assign_stars(order, ptr, graph["b"].to_numpy().astype(np.int64), graph["sim"].to_numpy(), fixed, owner, sim_u)
+        assign_stars(order, ptr, key & 0xFFFFFFFF, graph["sim"].to_numpy(), fixed, owner, sim_u)
     survivor = rep[owner[unit]]
     return survivor, np.where(survivor == np.arange(n), 1.0, np.where(owner[unit] == unit, 1.0, sim_u[unit]))
+
+
+def unit_graph(unit: np.ndarray, best: np.ndarray, near_edges: np.ndarray, near_sim: np.ndarray) -> pl.DataFrame:
+    """The near pairs between units as one directed edge each, from the unit ranked first to the other, keyed
+    `k` = source << 32 | target and sorted, with the highest similarity of the pairs joining the two. One
+    direction is enough: the star loop visits units in rank order, so a unit's earlier neighbours are decided
+    before it. One 64-bit key per edge keeps the table small (millions of edges in a templated corpus)."""
+    if len(best) >= 2 ** 31:
+        raise MedcurateError(f"dedupe: {len(best):,} distinct texts in one run is more than it can cluster (2^31)")
+    ua, ub = unit[near_edges[:, 0]], unit[near_edges[:, 1]]
+    other = ua != ub
+    ua, ub = ua[other].astype(np.int64), ub[other].astype(np.int64)
+    first = best[ua] < best[ub]
+    key = np.where(first, ua, ub) << 32 | np.where(first, ub, ua)
+    del ua, ub, first
+    graph = pl.DataFrame({"k": key, "sim": near_sim[other]}).sort("k")
+    del key
+    k = graph["k"].to_numpy()
+    if len(k) > 1 and (k[1:] == k[:-1]).any():  # units of exact copies pair with a unit more than once
+        graph = graph.group_by("k").agg(pl.col("sim").max()).sort("k")
+    return graph
 
 
 @njit(cache=True, nogil=True)
@@ -171,6 +191,7 @@ def duplicate(dup_id: str, exact: bool, similarity: float, cluster_size: int) ->
 
 
 VERIFY_MARGIN = 0.15  # pairs whose estimate is this far below the threshold are not verified (not pairs)
+VERIFY_CHUNK = 1 << 22  # pairs verified at once: their texts' shingles are in memory together
 
 
 def bucket_pairs(members: pl.DataFrame, order: list[str], neighbours: int) -> pl.DataFrame:
@@ -215,37 +236,97 @@ def window_pairs(row: np.ndarray, start: np.ndarray, pos: np.ndarray, neighbours
 
 
 def near_candidates(keys: np.ndarray, rank: np.ndarray, neighbours: int) -> np.ndarray:
-    """Candidate pairs of the rows of band `keys` (records, bands), each bucket in the order of `rank`."""
+    """Candidate pairs (a, b) of the rows of band `keys` (records, bands), each bucket in the order of `rank`,
+    sorted. A band at a time: one band's members and pairs are in memory at once, not every band's."""
     n, bands = keys.shape
-    members = pl.DataFrame({"band": np.tile(np.arange(bands, dtype=np.int32), n), "key": keys.ravel(),
-                            "row": np.repeat(np.arange(n, dtype=np.int64), bands), "rank": np.repeat(rank, bands)})
-    return bucket_pairs(members, ["rank"], neighbours).to_numpy()
+    if n >= 2 ** 31:
+        raise MedcurateError(f"dedupe: {n:,} records in one run is more than it can pair (2^31)")
+    found = PairSet()
+    row = np.arange(n, dtype=np.int64)
+    for band in range(bands):
+        members = pl.DataFrame({"band": np.zeros(n, dtype=np.int32), "key": keys[:, band], "row": row,
+                                "rank": rank})
+        pairs = bucket_pairs(members, ["rank"], neighbours)
+        found.add(pairs["a"].to_numpy() << 32 | pairs["b"].to_numpy())
+    key = found.keys()
+    return np.stack([key >> 32, key & 0xFFFFFFFF], axis=1).astype(np.int32)
 
 
-def text_similarity(config: DedupeConfig, texts: list[str], cjk: np.ndarray, roles: list[tuple[str, str]],
-                    first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """Exact Jaccard of the shingle sets of texts first[k] and second[k]. Where both records of a pair have
-    user and assistant turns (`roles`, empty strings otherwise), the pair also needs its user turns and its
+class PairSet:
+    """Distinct pairs as 64-bit keys (a << 32 | b), gathered band by band. The bands' keys are merged once
+    those waiting outnumber the distinct ones so far, so memory stays within a few times the distinct pairs
+    (a near duplicate shares most of its bands, so the bands repeat each pair many times) while the merges
+    cost a sort of the whole set a logarithmic number of times, not once per band."""
+
+    def __init__(self) -> None:
+        self.settled = np.zeros(0, dtype=np.int64)
+        self.waiting: list[np.ndarray] = []
+
+    def add(self, keys: np.ndarray) -> None:
+        self.waiting.append(keys)
+        if sum(len(k) for k in self.waiting) > max(len(self.settled), 1 << 20):
+            self.merge()
+
+    def merge(self) -> None:
+        self.settled = sorted_unique(np.concatenate([self.settled, *self.waiting]))
+        self.waiting = []
+
+    def keys(self) -> np.ndarray:
+        """The distinct keys, sorted."""
+        self.merge()
+        return self.settled
+
+
+@dataclass
+class Texts:
+    """Some rows' compared texts, user and assistant turns (empty when the record lacks one) and sources, as
+    Arrow arrays (no Python object per text): one shard's from the texts phase, or the run's, joined."""
+
+    positions: np.ndarray
+    text: pa.Array
+    user: pa.Array
+    assistant: pa.Array
+    source: pa.Array
+
+    @classmethod
+    def joined(cls, tables: list[tuple[int, Texts]], starts: dict[int, int]) -> Texts:
+        """The shards' tables as one, positions made run-wide (`starts`: each shard's first row)."""
+        parts = [t for _, t in tables]
+        if not parts:
+            empty = pa.array([], pa.large_string())
+            return cls(np.zeros(0, np.int64), empty, empty, empty, empty)
+        return cls(np.concatenate([starts[k] + t.positions for k, t in tables]),
+                   *(pa.concat_arrays([getattr(t, f) for t in parts]) for f in ("text", "user", "assistant", "source")))
+
+    def at(self, rows: np.ndarray) -> np.ndarray:
+        """Where run-wide `rows` sit in this table (they must be in it)."""
+        return np.searchsorted(self.positions, rows)
+
+
+def text_similarity(config: DedupeConfig, texts: Texts, cjk: np.ndarray, first: np.ndarray,
+                    second: np.ndarray) -> np.ndarray:
+    """Exact Jaccard of the shingle sets of texts first[k] and second[k] (places in `texts`, `cjk` aligned with
+    it). Where both records of a pair have user and assistant turns, the pair also needs its user turns and its
     assistant turns each to reach `role_threshold` on their own Jaccard, on shingles one word (or character)
     shorter since turns can be a few words long, else it scores 0 (not a pair): a shared templated answer does
     not make two questions one, nor one question two answers one. The turns are checked first: a templated
     bucket is mostly different questions under one answer, which the short user turns rule out cheaply."""
     first, second = np.asarray(first, dtype=np.int64), np.asarray(second, dtype=np.int64)
-    has_roles = np.array([all(r) for r in roles], dtype=bool) if len(roles) else np.zeros(0, dtype=bool)
+    has_roles = ((pc.utf8_length(texts.user).to_numpy(zero_copy_only=False) > 0)
+                 & (pc.utf8_length(texts.assistant).to_numpy(zero_copy_only=False) > 0))
     ok = np.ones(len(first), dtype=bool)
     at = np.flatnonzero(has_roles[first] & has_roles[second]) if len(first) else np.zeros(0, dtype=np.int64)
-    for role in (0, 1):
-        turns = [r[role] for r in roles]
+    for turns in (texts.user, texts.assistant):
         passed = pair_jaccard_of(config, turns, cjk, first[at], second[at], 1) >= config.role_threshold
         ok[at[~passed]] = False
         at = at[passed]
     sim = np.zeros(len(first))
     at = np.flatnonzero(ok)
-    sim[at] = pair_jaccard_of(config, texts, cjk, first[at], second[at])
+    sim[at] = pair_jaccard_of(config, texts.text, cjk, first[at], second[at])
     return sim
 
 
-def pair_jaccard_of(config: DedupeConfig, texts: list[str], cjk: np.ndarray, first: np.ndarray, second: np.ndarray,
+def pair_jaccard_of(config: DedupeConfig, texts: pa.Array, cjk: np.ndarray, first: np.ndarray, second: np.ndarray,
                     shorter: int = 0) -> np.ndarray:
     """Exact Jaccard of texts first[k] and second[k] on shingles `shorter` words (characters) shorter than the
     configured ones; each text the pairs name is shingled once, in one batch, however many pairs name it."""
@@ -256,26 +337,37 @@ def pair_jaccard_of(config: DedupeConfig, texts: list[str], cjk: np.ndarray, fir
     inverse = np.empty(len(texts), dtype=np.int64)
     inverse[used] = np.arange(len(used))
     inverse = inverse[both]
-    flat, offsets = mh.shingle_batch([texts[i] for i in used], np.asarray(cjk, dtype=bool)[used],
+    flat, offsets = mh.shingle_batch(texts.take(pa.array(used)).to_pylist(), np.asarray(cjk, dtype=bool)[used],
                                      max(1, config.ngram - shorter), max(1, config.char_ngram - shorter))
     return mh.pair_jaccard(flat, offsets, inverse[: len(first)], inverse[len(first):])
 
 
-def verified_pairs(config: DedupeConfig, cand: np.ndarray, sig: np.ndarray, texts: list[str], cjk: np.ndarray,
-                   roles: list[tuple[str, str]], first_text: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate pairs (rows of `sig`) that are duplicates, with their similarity. With `verify`, pairs whose
-    rows both have a text (row - first_text in `texts`) are judged on `text_similarity` (exact Jaccard, per
-    role for conversations); pairs whose estimate is far below the threshold are dropped first (its standard
-    error at 128 permutations is under 0.045). Without `verify`, or for the index's rows (no text kept), the
-    signatures' estimate of the whole text's Jaccard decides."""
+def likely_pairs(config: DedupeConfig, cand: np.ndarray, sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs (rows of `sig`) worth keeping, with the signatures' estimate of their Jaccard: every
+    LSH pair without `verify`; with it, those not far below the threshold (the estimate's standard error at 128
+    permutations is under 0.045), which `verified_pairs` then judges on their texts."""
     est = mh.estimated_jaccard(sig, cand[:, 0], cand[:, 1])
     if not config.verify:
         return cand, est
-    near = est >= config.threshold - VERIFY_MARGIN
-    cand, est = cand[near], est[near]
-    both = (cand[:, 0] >= first_text) & (cand[:, 1] >= first_text)
-    a, b = (cand[both] - first_text).T
-    est[both] = text_similarity(config, texts, cjk, roles, a, b)
+    keep = est >= config.threshold - VERIFY_MARGIN
+    return cand[keep], est[keep]
+
+
+def verified_pairs(config: DedupeConfig, cand: np.ndarray, est: np.ndarray, texts: Texts, cjk: np.ndarray,
+                   first_text: int) -> tuple[np.ndarray, np.ndarray]:
+    """The likely pairs that are duplicates, with their similarity. With `verify`, pairs whose rows both have a
+    text (this run's: row - first_text in `texts`) are judged on `text_similarity` (exact Jaccard, per role for
+    conversations); pairs with an index row (no text kept) keep the signatures' estimate of the whole text's
+    Jaccard."""
+    if not config.verify:
+        return cand, est
+    est = est.copy()
+    both = np.flatnonzero((cand[:, 0] >= first_text) & (cand[:, 1] >= first_text))
+    cjk = cjk[texts.positions]
+    for lo in range(0, len(both), VERIFY_CHUNK):  # a chunk's texts shingled at once: memory bounded by the chunk
+        at = both[lo: lo + VERIFY_CHUNK]
+        est[at] = text_similarity(config, texts, cjk, texts.at(cand[at, 0] - first_text),
+                                  texts.at(cand[at, 1] - first_text))
     keep = est >= config.threshold
     return cand[keep], est[keep]
 
@@ -333,12 +425,10 @@ def index_signatures(column: pl.Series) -> np.ndarray:
 
 @dataclass
 class Signed:
-    """The signature phase's table for one shard: what the reduce needs of each record, no more."""
+    """The signature phase's table for one shard: what the reduce needs of each record, no more (no texts:
+    the texts phase brings those of the rows in likely pairs only)."""
 
     ids: list[str]
-    sources: list[str]
-    texts: list[str]
-    roles: list[tuple[str, str]]
     cjk: np.ndarray
     exact: np.ndarray
     sig: np.ndarray | None
@@ -346,40 +436,92 @@ class Signed:
     prefer: np.ndarray
 
 
-Verdict = tuple[str, bool, float, int]  # (survivor's id, exact, similarity to it, its star's size)
-
-
-@dataclass
-class Verdicts:
-    """The reduce's state: each shard's duplicates by position, and the report's clusters."""
-
-    rejected: dict[int, dict[int, Verdict]]
-    report: list[list[tuple[str, str, str, float]]] | None
-
-
 def joined(tables: list[Signed], num_perm: int, need_sig: bool) -> Signed:
     """The shards' tables as one, in shard order: row i of it is the step's i-th record."""
     if not tables:
-        return Signed([], [], [], [], np.zeros(0, bool), np.zeros(0, np.uint64),
+        return Signed([], np.zeros(0, bool), np.zeros(0, np.uint64),
                       np.zeros((0, num_perm), np.uint32) if need_sig else None, np.zeros(0, np.int64), np.zeros(0))
-    return Signed([i for t in tables for i in t.ids], [s for t in tables for s in t.sources],
-                  [x for t in tables for x in t.texts], [r for t in tables for r in t.roles],
-                  np.concatenate([t.cjk for t in tables]), np.concatenate([t.exact for t in tables]),
+    return Signed([i for t in tables for i in t.ids], np.concatenate([t.cjk for t in tables]),
+                  np.concatenate([t.exact for t in tables]),
                   np.concatenate([t.sig for t in tables]) if need_sig else None,
                   np.concatenate([t.prio for t in tables]), np.concatenate([t.prefer for t in tables]))
 
 
+@dataclass
+class Shards:
+    """Where this run's rows sit: shard numbers and sizes in order (row r of the run is in the shard whose
+    start is the last one not after r)."""
+
+    numbers: list[int]
+    sizes: list[int]
+
+    def starts(self) -> np.ndarray:
+        return np.r_[0, np.cumsum(self.sizes)].astype(np.int64)
+
+    def locate(self, rows: np.ndarray) -> dict[int, np.ndarray]:
+        """Run-wide rows as {shard: sorted positions in it}."""
+        rows = np.unique(np.asarray(rows, dtype=np.int64))
+        starts = self.starts()
+        at = np.searchsorted(starts, rows, side="right") - 1
+        return {self.numbers[k]: rows[at == k] - starts[k] for k in np.unique(at).tolist()}
+
+    def first_rows(self) -> dict[int, int]:
+        return dict(zip(self.numbers, self.starts()[:-1].tolist()))
+
+
+@dataclass
+class Candidates:
+    """The first reduce's state, kept where the reduces run: the likely pairs and what the stars need. The
+    texts phase is given `need` alone (shard -> positions of the rows a likely pair names)."""
+
+    need: dict[int, np.ndarray]
+    shards: Shards
+    ids: list[str]
+    n_old: int
+    exact: np.ndarray
+    sig: np.ndarray | None
+    rank: np.ndarray
+    cjk: np.ndarray
+    exact_edges: np.ndarray
+    pairs: np.ndarray
+    est: np.ndarray
+
+
+Verdict = tuple[str, bool, float, int]  # (survivor's id, exact, similarity to it, its star's size)
+Member = tuple[int, str, float]  # a reported star's member: (run-wide row, -1 for the index's; id; similarity)
+
+
+@dataclass
+class Verdicts:
+    """The last reduce's state: each shard's duplicates by position, and the report's clusters (the stars to
+    report and the positions of their texts, then the report itself)."""
+
+    rejected: dict[int, dict[int, Verdict]]
+    stars: list[list[Member]] = field(default_factory=list)
+    report_rows: dict[int, np.ndarray] = field(default_factory=dict)
+    report: list[list[tuple[str, str, str, float]]] | None = None
+    shards: Shards | None = None
+
+
 @register("dedupe")
 class Dedupe(PhasedStep):
-    """Phases: signatures per shard (exact hash, MinHash, survivor-policy columns), then one reduce over those
-    tables (index, exact groups, LSH bucket pairs, verification, stars, verdicts), then each shard drops its
-    duplicates; `finish` writes the cluster report."""
+    """Phases: signatures per shard (exact hash, MinHash, survivor-policy columns), then a reduce to the likely
+    pairs (index, exact groups, LSH bucket pairs, signature estimates), the texts of the rows those pairs name,
+    a reduce to the stars (verification, stars, verdicts), and each shard drops its duplicates; with a report,
+    the texts of the largest stars' members, then `finish` writes it. Texts never all sit in one process."""
 
     Config = DedupeConfig
     config: DedupeConfig
 
     def phases(self) -> list[Phase]:
-        return [Map("signatures"), Reduce("clusters")]
+        c = self.config
+        phases: list[Phase] = [Map("signatures"), Reduce("candidates")]
+        if c.near and c.verify:
+            phases.append(Map("texts", shares="need"))
+        phases.append(Reduce("clusters"))
+        if c.report:
+            phases += [Map("texts", shares="report_rows"), Reduce("reported")]
+        return phases
 
     def shard_rows(self) -> int:
         return self.config.batch_size
@@ -403,8 +545,18 @@ class Dedupe(PhasedStep):
         cjk = self.cjk_flags(records, texts)
         exact, sig = _batch_hashes((texts, cjk, c, self.need_signatures()))
         prio, prefer = self.ranks(records)
-        return Signed([r["id"] for r in records], [r["source"] for r in records], texts,
-                      [mh.role_texts(r, c.key) for r in records], cjk, exact, sig, prio, prefer)
+        return Signed([r["id"] for r in records], cjk, exact, sig, prio, prefer)
+
+    def texts(self, need: dict[int, np.ndarray], shard: int, records: list[Record]) -> Texts:
+        """Map: the compared texts, turns and sources of the shard's rows a later reduce names."""
+        c = self.config
+        positions = need.get(shard, np.zeros(0, np.int64))
+        chosen = [records[i] for i in positions.tolist()]
+        roles = [mh.role_texts(r, c.key) for r in chosen]
+        return Texts(positions, pa.array([mh.record_text(r, c.key, c.field) for r in chosen], pa.large_string()),
+                     pa.array([u for u, _ in roles], pa.large_string()),
+                     pa.array([a for _, a in roles], pa.large_string()),
+                     pa.array([r["source"] for r in chosen], pa.large_string()))
 
     def band_params(self) -> tuple[int, int]:
         c = self.config
@@ -424,12 +576,14 @@ class Dedupe(PhasedStep):
             prefer = np.nan_to_num(-prefer if c.keep.prefer_max else prefer, nan=np.inf)
         return np.array([prio.get(r["source"], len(prio)) for r in records], dtype=np.int64), prefer
 
-    def clusters(self, state: None, tables: list[tuple[int, Signed]]) -> Verdicts:
-        """Reduce: the stars over the index's records and this run's, each duplicate's verdict, the index's
-        next part and the report's clusters."""
+    def candidates(self, state: None, tables: list[tuple[int, Signed]]) -> Candidates:
+        """Reduce: the index's records and this run's, their exact groups, and the LSH pairs likely to be
+        near duplicates by their signatures, with the positions of the texts verifying them needs."""
         c = self.config
         need_sig = self.need_signatures()
         new = joined([t for _, t in tables], c.num_perm, need_sig)
+        shards = Shards([k for k, _ in tables], [len(t.ids) for _, t in tables])
+        tables.clear()  # the shards' tables are joined: the reduce holds one copy
         n_new = len(new.ids)
         index = Index(Location.of(c.index_dir), c) if c.index_dir else None
         old_ids, old_exact, old_sig = index.load() if index else ([], np.zeros(0, np.uint64), None)
@@ -444,53 +598,70 @@ class Dedupe(PhasedStep):
         sig = (np.concatenate([old_sig, new.sig]) if n_old else new.sig) if need_sig else None
         rank = policy_order(np.r_[np.zeros(n_old, bool), np.ones(n_new, bool)],
                             np.r_[np.zeros(n_old, np.int64), new.prio], np.r_[np.zeros(n_old), new.prefer])
-        near_edges, near_sim = np.zeros((0, 2), dtype=np.int64), np.zeros(0)
+        pairs, est = np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.float32)
         if c.near and n > 1:
             bands, rows_per_band = self.band_params()
             cand = near_candidates(mh.band_keys(sig, bands, rows_per_band), rank, c.bucket_neighbours)
             if len(cand):
-                near_edges, near_sim = verified_pairs(c, cand, sig, new.texts, new.cjk, new.roles, n_old)
-        survivor, sim = star_clusters(n, exact_edges, near_edges, near_sim, rank, np.arange(n) < n_old)
-        ids = [*old_ids, *new.ids]
-        if index is not None:
-            kept_rows = n_old + np.flatnonzero(survivor[n_old:] == np.arange(n_old, n))
-            index.append([ids[i] for i in kept_rows], all_exact[kept_rows], sig[kept_rows])
-        report = self.report_clusters(new, survivor, sim, n_old, ids) if c.report else None
-        return Verdicts(self.verdicts([k for k, _ in tables], [len(t.ids) for _, t in tables], survivor, sim, n_old,
-                                      ids, all_exact), report)
+                pairs, est = likely_pairs(c, cand, sig)
+        texted = pairs[(pairs[:, 0] >= n_old) & (pairs[:, 1] >= n_old)] - n_old if c.verify else pairs[:0]
+        return Candidates(shards.locate(texted.ravel()), shards, [*old_ids, *new.ids], n_old, all_exact,
+                          sig if index else None, rank, new.cjk, exact_edges, pairs, est)
+
+    def clusters(self, state: Candidates, tables: list[tuple[int, Texts]]) -> Verdicts:
+        """Reduce: the likely pairs verified on their texts, the stars over the index's records and this run's,
+        each duplicate's verdict, the index's next part and the stars the report shows."""
+        c, s = self.config, state
+        n = len(s.ids)
+        texts = Texts.joined(tables, s.shards.first_rows())
+        near_edges, near_sim = verified_pairs(c, s.pairs, s.est, texts, s.cjk, s.n_old)
+        survivor, sim = star_clusters(n, s.exact_edges, near_edges, near_sim, s.rank, np.arange(n) < s.n_old)
+        if c.index_dir:
+            kept_rows = s.n_old + np.flatnonzero(survivor[s.n_old:] == np.arange(s.n_old, n))
+            Index(Location.of(c.index_dir), c).append([s.ids[i] for i in kept_rows], s.exact[kept_rows],
+                                                      s.sig[kept_rows])
+        verdicts = Verdicts(self.verdicts(s.shards, survivor, sim, s.n_old, s.ids, s.exact))
+        if c.report:
+            verdicts.stars = [[(int(row) - s.n_old if row >= s.n_old else -1, s.ids[row], float(sim[row]))
+                               for row in star_members(survivor, label)]
+                              for label in largest_labels(survivor, survivor[s.n_old:], c.report_clusters)]
+            verdicts.report_rows = s.shards.locate([m[0] for star in verdicts.stars for m in star if m[0] >= 0])
+            verdicts.shards = s.shards
+        return verdicts
 
     @staticmethod
-    def verdicts(shards: list[int], sizes: list[int], survivor: np.ndarray, sim: np.ndarray, n_old: int,
-                 ids: list[str], all_exact: np.ndarray) -> dict[int, dict[int, Verdict]]:
+    def verdicts(shards: Shards, survivor: np.ndarray, sim: np.ndarray, n_old: int, ids: list[str],
+                 all_exact: np.ndarray) -> dict[int, dict[int, Verdict]]:
         """Each of this run's duplicates, by shard and position: its survivor, whether it is an exact copy of
         it, their similarity and the star's size."""
         star = np.bincount(survivor, minlength=len(survivor))
-        starts = n_old + np.r_[0, np.cumsum(sizes)].astype(np.int64)
+        starts = n_old + shards.starts()
         out: dict[int, dict[int, Verdict]] = {}
         for row in n_old + np.flatnonzero(survivor[n_old:] != np.arange(n_old, len(survivor))):
             at = int(np.searchsorted(starts, row, side="right")) - 1
             s = int(survivor[row])
-            out.setdefault(shards[at], {})[int(row - starts[at])] = (
+            out.setdefault(shards.numbers[at], {})[int(row - starts[at])] = (
                 ids[s], bool(all_exact[s] == all_exact[row]), float(sim[row]), int(star[s]))
         return out
+
+    def reported(self, state: Verdicts, tables: list[tuple[int, Texts]]) -> Verdicts:
+        """Reduce: the largest stars' members as (source, id, compared text, similarity to the survivor)."""
+        texts = Texts.joined(tables, state.shards.first_rows() if state.shards else {})
+        clusters = []
+        for star in state.stars:
+            members = []
+            for row, rid, sim in star:
+                if row < 0:
+                    members.append(("(index)", rid, "(kept by an earlier run)", sim))
+                else:
+                    at = int(texts.at(np.array([row]))[0])
+                    members.append((texts.source[at].as_py(), rid, texts.text[at].as_py(), sim))
+            clusters.append(members)
+        return Verdicts(state.rejected, report=clusters)
 
     def decide(self, state: Verdicts, shard: int, records: list[Record]) -> StepResult:
         """Each record kept, or rejected naming its survivor with their similarity and the star's size."""
         return StepResult.split(records, {i: duplicate(*v) for i, v in state.rejected.get(shard, {}).items()})
-
-    def report_clusters(self, new: Signed, survivor: np.ndarray, sim: np.ndarray, n_old: int,
-                        ids: list[str]) -> list[list[tuple[str, str, str, float]]]:
-        """The largest stars' members as (source, id, compared text, similarity to the survivor)."""
-        clusters = []
-        for label in largest_labels(survivor, survivor[n_old:], self.config.report_clusters):
-            members = []
-            for row in star_members(survivor, label):
-                if row < n_old:
-                    members.append(("(index)", ids[row], "(kept by an earlier run)", float(sim[row])))
-                else:
-                    members.append((new.sources[row - n_old], ids[row], new.texts[row - n_old], float(sim[row])))
-            clusters.append(members)
-        return clusters
 
     def finish(self, state: Verdicts) -> None:
         if self.config.report and state.report is not None:
