@@ -223,12 +223,14 @@ def estimated_jaccard(sig: np.ndarray, i: np.ndarray, j: np.ndarray, chunk: int 
     return out
 
 
-def pair_jaccard(flat: np.ndarray, offsets: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """Exact Jaccard of the shingle sets of many pairs of texts of one shingle batch, in compiled code."""
+def pair_jaccard(flat: np.ndarray, offsets: np.ndarray, first: np.ndarray, second: np.ndarray,
+                 copy: bool = True) -> np.ndarray:
+    """Exact Jaccard of the shingle sets of many pairs of texts of one shingle batch, in compiled code.
+    `flat` is sorted per text in place when `copy` is off (a caller's own batch: no second copy of it)."""
     from .minhash_kernels import pair_jaccard as kernel
     from .minhash_kernels import sort_segments
 
-    flat = np.array(flat, dtype=np.uint64)  # sorted in place per text: a copy
+    flat = np.array(flat, dtype=np.uint64, copy=copy or None)
     sort_segments(flat, offsets)
     out = np.empty(len(first), dtype=np.float64)
     kernel(flat, offsets, np.asarray(first, dtype=np.int64), np.asarray(second, dtype=np.int64), out)

@@ -23,6 +23,7 @@ before without recomputing the old signatures.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -191,53 +192,59 @@ def duplicate(dup_id: str, exact: bool, similarity: float, cluster_size: int) ->
 
 
 VERIFY_MARGIN = 0.15  # pairs whose estimate is this far below the threshold are not verified (not pairs)
-VERIFY_CHUNK = 1 << 22  # pairs verified at once: their texts' shingles are in memory together
+VERIFY_CHUNK = 1 << 24  # pairs verified at once: their texts' shingles are in memory together
 
 
-def bucket_pairs(members: pl.DataFrame, order: list[str], neighbours: int) -> pl.DataFrame:
-    """Candidate pairs (a, b), a before b in keep order, of the rows sharing an LSH bucket: `members` has one row
-    per (record, band) with columns band, key and row, and the `order` columns that put a bucket in keep order
-    (row last, so the order is total). Each record is paired with the `neighbours` first records of its bucket
-    and the `neighbours` just before it. Buckets must be whole in `members`.
+def bucket_pairs(members: pl.DataFrame, order: list[str], neighbours: int) -> np.ndarray:
+    """Candidate pairs (a, b), a before b in keep order, of the rows sharing an LSH bucket, as distinct sorted
+    keys a << 32 | b: `members` has one row per (record, band) with columns band, key and row (under 2^31),
+    and the `order` columns that put a bucket in keep order (row last, so the order is total). Each record is
+    paired with the `neighbours` first records of its bucket and the `neighbours` just before it. Buckets must
+    be whole in `members`.
     Written with numpy over the sorted buckets, not a self-join: a join would make every pair of a templated
-    bucket before the cap could drop them."""
+    bucket before the cap could drop them. One 64-bit key per pair: half the memory of two columns, and a
+    unique of one column."""
     multi = members.filter(pl.len().over("band", "key") > 1).sort(["band", "key", *order])
     if multi.is_empty():
-        return pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64})
+        return np.zeros(0, dtype=np.int64)
     band, key = multi["band"].to_numpy(), multi["key"].to_numpy()
     row = multi["row"].to_numpy().astype(np.int64)
+    del multi
     first = np.r_[True, (band[1:] != band[:-1]) | (key[1:] != key[:-1])]
     start = np.flatnonzero(first)[np.cumsum(first) - 1]  # each member's bucket's first position
     pos = np.arange(len(row)) - start
     bounds = np.r_[np.flatnonzero(np.r_[True, band[1:] != band[:-1]]), len(row)]
-    a, b = map(np.concatenate, zip(*(window_pairs(row[lo:hi], start[lo:hi] - lo, pos[lo:hi], neighbours)
-                                     for lo, hi in zip(bounds[:-1], bounds[1:]))))
-    if row.max() < 2 ** 31:  # one 64-bit key per pair: a unique and a sort of one column, faster than of two
-        pair = pl.Series(a << 32 | b).unique().sort().to_numpy()
-        return pl.DataFrame({"a": pair >> 32, "b": pair & 0xFFFFFFFF})
-    return pl.DataFrame({"a": a, "b": b}).unique().sort("a", "b")
+    keys = np.concatenate([k for lo, hi in zip(bounds[:-1], bounds[1:])
+                           for k in window_pairs(row[lo:hi], start[lo:hi] - lo, pos[lo:hi], neighbours)])
+    return sorted_unique(keys)
 
 
-def window_pairs(row: np.ndarray, start: np.ndarray, pos: np.ndarray, neighbours: int) -> tuple[np.ndarray, np.ndarray]:
-    """The pairs of one band's buckets, sorted (`start`: each member's bucket's first position, `pos`: its
+def split_keys(keys: np.ndarray) -> np.ndarray:
+    """Pair keys a << 32 | b as an (n, 2) array of int32 rows (a, b): a view of the keys where the machine is
+    little-endian (no copy of tens of millions of pairs), else a copy."""
+    if sys.byteorder == "little":
+        return keys.view(np.int32).reshape(-1, 2)[:, ::-1]
+    return np.stack([keys >> 32, keys & 0xFFFFFFFF], axis=1).astype(np.int32)
+
+
+def window_pairs(row: np.ndarray, start: np.ndarray, pos: np.ndarray, neighbours: int) -> list[np.ndarray]:
+    """The pair keys of one band's buckets, sorted (`start`: each member's bucket's first position, `pos`: its
     position in it): each member with the `neighbours` before it and the `neighbours` first of its bucket."""
-    a, b = [], []
+    keys = []
     at = np.arange(len(row))
     for d in range(1, neighbours + 1):  # the window: the d-th record before
         at = at[pos[at] >= d]
-        a.append(row[at - d])
-        b.append(row[at])
+        keys.append(row[at - d] << 32 | row[at])
     at = np.arange(len(row))
     for j in range(neighbours):  # the bucket's first records, where the window did not reach them
         at = at[pos[at] > j + neighbours]
-        a.append(row[start[at] + j])
-        b.append(row[at])
-    return np.concatenate(a), np.concatenate(b)
+        keys.append(row[start[at] + j] << 32 | row[at])
+    return keys
 
 
 def near_candidates(keys: np.ndarray, rank: np.ndarray, neighbours: int) -> np.ndarray:
     """Candidate pairs (a, b) of the rows of band `keys` (records, bands), each bucket in the order of `rank`,
-    sorted. A band at a time: one band's members and pairs are in memory at once, not every band's."""
+    sorted, as int32 rows. A band at a time: one band's members and pairs are in memory at once."""
     n, bands = keys.shape
     if n >= 2 ** 31:
         raise MedcurateError(f"dedupe: {n:,} records in one run is more than it can pair (2^31)")
@@ -246,10 +253,8 @@ def near_candidates(keys: np.ndarray, rank: np.ndarray, neighbours: int) -> np.n
     for band in range(bands):
         members = pl.DataFrame({"band": np.zeros(n, dtype=np.int32), "key": keys[:, band], "row": row,
                                 "rank": rank})
-        pairs = bucket_pairs(members, ["rank"], neighbours)
-        found.add(pairs["a"].to_numpy() << 32 | pairs["b"].to_numpy())
-    key = found.keys()
-    return np.stack([key >> 32, key & 0xFFFFFFFF], axis=1).astype(np.int32)
+        found.add(bucket_pairs(members, ["rank"], neighbours))
+    return split_keys(found.keys())
 
 
 class PairSet:
@@ -339,7 +344,7 @@ def pair_jaccard_of(config: DedupeConfig, texts: pa.Array, cjk: np.ndarray, firs
     inverse = inverse[both]
     flat, offsets = mh.shingle_batch(texts.take(pa.array(used)).to_pylist(), np.asarray(cjk, dtype=bool)[used],
                                      max(1, config.ngram - shorter), max(1, config.char_ngram - shorter))
-    return mh.pair_jaccard(flat, offsets, inverse[: len(first)], inverse[len(first):])
+    return mh.pair_jaccard(flat, offsets, inverse[: len(first)], inverse[len(first):], copy=False)
 
 
 def likely_pairs(config: DedupeConfig, cand: np.ndarray, sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -437,13 +442,18 @@ class Signed:
 
 
 def joined(tables: list[Signed], num_perm: int, need_sig: bool) -> Signed:
-    """The shards' tables as one, in shard order: row i of it is the step's i-th record."""
+    """The shards' tables as one, in shard order: row i of it is the step's i-th record. Takes the shards'
+    signatures out of their tables."""
     if not tables:
         return Signed([], np.zeros(0, bool), np.zeros(0, np.uint64),
                       np.zeros((0, num_perm), np.uint32) if need_sig else None, np.zeros(0, np.int64), np.zeros(0))
+    sig = None
+    if need_sig:  # filled shard by shard, each shard's copy let go as it is taken: one copy at a time
+        sig, at = np.empty((sum(len(t.ids) for t in tables), num_perm), dtype=np.uint32), 0
+        for t in tables:
+            sig[at: at + len(t.ids)], at, t.sig = t.sig, at + len(t.ids), None
     return Signed([i for t in tables for i in t.ids], np.concatenate([t.cjk for t in tables]),
-                  np.concatenate([t.exact for t in tables]),
-                  np.concatenate([t.sig for t in tables]) if need_sig else None,
+                  np.concatenate([t.exact for t in tables]), sig,
                   np.concatenate([t.prio for t in tables]), np.concatenate([t.prefer for t in tables]))
 
 
