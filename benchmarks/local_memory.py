@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -27,12 +28,25 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.scale import DATA, recipe, timed_run, tree_memory  # noqa: E402
 
 
-def measured_run(code: Path, recipe_file: Path, until: str | None) -> tuple[float, float]:
-    """Seconds and the process tree's peak PSS in GB of one `medcurate run`, with `code`'s package."""
+def measured_run(code: Path, recipe_file: Path, until: str | None) -> tuple[float, float, str]:
+    """Seconds and the process tree's peak PSS in GB of one `medcurate run`, with `code`'s package, and the
+    peak of each stage (the samples taken until the stage's entry in the work dir finished)."""
+    from benchmarks.run import stage_ends
+
     cmd = [str(ROOT / ".venv" / "bin" / "python"), "-c", "from curation.cli import app; app()", "run",
            str(recipe_file), *(["--until", until] if until else [])]
-    seconds, peak = timed_run(cmd, lambda pid: (tree_memory(pid),), period=0.2, cwd=code)
-    return seconds, (peak[0] if peak else 0) / 1e9
+    samples: list[tuple[float, int]] = []
+
+    def measure(pid: int) -> tuple[int]:
+        samples.append((time.time(), tree_memory(pid)))
+        return (samples[-1][1],)
+
+    seconds, peak = timed_run(cmd, measure, period=0.2, cwd=code)
+    stages, prev = [], 0.0
+    for end, name in stage_ends(recipe_file.parent):
+        stages.append(f"{name} {max((m for t, m in samples if prev < t <= end), default=0) / 1e9:.2f}")
+        prev = end
+    return seconds, (peak[0] if peak else 0) / 1e9, ", ".join(stages)
 
 
 def main() -> None:
@@ -43,7 +57,7 @@ def main() -> None:
     ap.add_argument("--until", default=None, help="Stop after this step (e.g. pii: the per-record steps).")
     ap.add_argument("--code", type=Path, default=ROOT, help="The checkout whose `curation` package runs.")
     args = ap.parse_args()
-    print("| records | code | until | seconds | tree peak PSS |\n|---:|---|---|---:|---:|")
+    print("| records | code | until | seconds | tree peak PSS | per stage, GB |\n|---:|---|---|---:|---:|---|")
     for n in [int(s) for s in args.records.split(",")]:
         data = DATA / str(n)
         data.mkdir(parents=True, exist_ok=True)
@@ -53,9 +67,9 @@ def main() -> None:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir()
         (folder / "recipe.yaml").write_text(yaml.safe_dump(recipe("local", 2, data / "records.jsonl")))
-        seconds, peak = measured_run(args.code.resolve(), folder / "recipe.yaml", args.until)
+        seconds, peak, stages = measured_run(args.code.resolve(), folder / "recipe.yaml", args.until)
         print(f"| {n:,} | {args.code.resolve().name} | {args.until or 'whole recipe'} | {seconds:.1f} | "
-              f"{peak:.2f} GB |", flush=True)
+              f"{peak:.2f} GB | {stages} |", flush=True)
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -59,15 +59,22 @@ def recipe(workers: int) -> dict:
     }
 
 
-def step_seconds(folder: Path, started: float) -> list[tuple[str, float]]:
-    """Each stage of the first run and its seconds, from the times the work dir's entries finished (reading
-    each source, then each step; the mixture and export end with the manifest)."""
+def stage_ends(folder: Path) -> list[tuple[float, str]]:
+    """When each stage of a run ended, in order, from the times the work dir's entries finished (reading each
+    source, then each step; the mixture and export end with the manifest)."""
     ends = []
     for done in [*(folder / "work" / "read").glob("*/done.json"), *(folder / "work" / "steps").glob("*/done.json")]:
         info = orjson.loads(done.read_bytes())
         ends.append((info["finished"], "read" if done.parent.parent.name == "read" else info.get("id", info["step"])))
-    ends.append(((folder / "out" / "manifest.json").stat().st_mtime, "mixture + export"))
-    ends.sort()
+    manifest = folder / "out" / "manifest.json"
+    if manifest.exists():
+        ends.append((manifest.stat().st_mtime, "mixture + export"))
+    return sorted(ends)
+
+
+def step_seconds(folder: Path, started: float) -> list[tuple[str, float]]:
+    """Each stage of the first run and its seconds."""
+    ends = stage_ends(folder)
     return [(name, end - prev) for (end, name), prev in zip(ends, [started, *(e for e, _ in ends)])]
 
 

@@ -9,6 +9,8 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
+from .record import ARROW_SCHEMA
+
 # A word is a run of non-space characters, or one CJK character (Chinese and Japanese have no spaces).
 WORD = r"[\p{Han}\p{Hiragana}\p{Katakana}]|[^\s\p{Han}\p{Hiragana}\p{Katakana}]+"
 
@@ -35,8 +37,15 @@ def _counts(df: pl.DataFrame, col: str) -> dict[str, int]:
 
 def lengths(data: pa.Table | list[Path]) -> pl.DataFrame:
     """Source, language, task and length of each record; from parquet files, only the columns this needs are
-    read, and the texts are dropped once measured."""
-    frame = pl.scan_parquet(data) if isinstance(data, list) else pl.from_arrow(data).lazy()
+    read, a file at a time (an export's shard), and the texts are dropped once measured."""
+    if isinstance(data, list):
+        parts = [lengths_of(pl.scan_parquet(path)) for path in data]
+        return pl.concat(parts) if parts else lengths_of(pl.from_arrow(ARROW_SCHEMA.empty_table()).lazy())
+    return lengths_of(pl.from_arrow(data).lazy())
+
+
+def lengths_of(frame: pl.LazyFrame) -> pl.DataFrame:
+    """`lengths` of one frame of records."""
     content = pl.col("_content")
     return frame.select("source", pl.col("lang").fill_null("unknown"), "task",
                         content_expr().alias("_content")).select(

@@ -192,7 +192,7 @@ def duplicate(dup_id: str, exact: bool, similarity: float, cluster_size: int) ->
 
 
 VERIFY_MARGIN = 0.15  # pairs whose estimate is this far below the threshold are not verified (not pairs)
-VERIFY_CHUNK = 1 << 24  # pairs verified at once: their texts' shingles are in memory together
+VERIFY_CHUNK = 1 << 22  # pairs verified at once: their texts' shingles are in memory together
 
 
 def bucket_pairs(members: pl.DataFrame, order: list[str], neighbours: int) -> np.ndarray:
@@ -368,6 +368,9 @@ def verified_pairs(config: DedupeConfig, cand: np.ndarray, est: np.ndarray, text
         return cand, est
     est = est.copy()
     both = np.flatnonzero((cand[:, 0] >= first_text) & (cand[:, 1] >= first_text))
+    # by later row: a chunk then names a run of rows, the few records first in large buckets and the rows just
+    # before in their buckets, so a text is shingled in about one chunk, however many chunks there are
+    both = both[np.argsort(cand[both, 1], kind="stable")]
     cjk = cjk[texts.positions]
     for lo in range(0, len(both), VERIFY_CHUNK):  # a chunk's texts shingled at once: memory bounded by the chunk
         at = both[lo: lo + VERIFY_CHUNK]
