@@ -151,8 +151,6 @@ def unit_graph(unit: np.ndarray, best: np.ndarray, near_edges: np.ndarray, near_
     `k` = source << 32 | target and sorted, with the highest similarity of the pairs joining the two. One
     direction is enough: the star loop visits units in rank order, so a unit's earlier neighbours are decided
     before it. One 64-bit key per edge keeps the table small (millions of edges in a templated corpus)."""
-    if len(best) >= 2 ** 31:
-        raise MedcurateError(f"dedupe: {len(best):,} distinct texts in one run is more than it can cluster (2^31)")
     ua, ub = unit[near_edges[:, 0]], unit[near_edges[:, 1]]
     other = ua != ub
     ua, ub = ua[other].astype(np.int64), ub[other].astype(np.int64)
@@ -308,17 +306,15 @@ class Texts:
         return np.searchsorted(self.positions, rows)
 
 
-def text_similarity(config: DedupeConfig, texts: Texts, cjk: np.ndarray, first: np.ndarray,
-                    second: np.ndarray) -> np.ndarray:
+def text_similarity(config: DedupeConfig, texts: Texts, cjk: np.ndarray, has_roles: np.ndarray,
+                    first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """Exact Jaccard of the shingle sets of texts first[k] and second[k] (places in `texts`, `cjk` aligned with
-    it). Where both records of a pair have user and assistant turns, the pair also needs its user turns and its
-    assistant turns each to reach `role_threshold` on their own Jaccard, on shingles one word (or character)
-    shorter since turns can be a few words long, else it scores 0 (not a pair): a shared templated answer does
-    not make two questions one, nor one question two answers one. The turns are checked first: a templated
+    it). Where both records of a pair have user and assistant turns (`has_roles`), the pair also needs its user
+    turns and its assistant turns each to reach `role_threshold` on their own Jaccard, on shingles one word (or
+    character) shorter since turns can be a few words long, else it scores 0 (not a pair): a shared templated
+    answer does not make two questions one, nor one question two answers one. The turns are checked first: a templated
     bucket is mostly different questions under one answer, which the short user turns rule out cheaply."""
     first, second = np.asarray(first, dtype=np.int64), np.asarray(second, dtype=np.int64)
-    has_roles = ((pc.utf8_length(texts.user).to_numpy(zero_copy_only=False) > 0)
-                 & (pc.utf8_length(texts.assistant).to_numpy(zero_copy_only=False) > 0))
     ok = np.ones(len(first), dtype=bool)
     at = np.flatnonzero(has_roles[first] & has_roles[second]) if len(first) else np.zeros(0, dtype=np.int64)
     for turns in (texts.user, texts.assistant):
@@ -372,9 +368,11 @@ def verified_pairs(config: DedupeConfig, cand: np.ndarray, est: np.ndarray, text
     # before in their buckets, so a text is shingled in about one chunk, however many chunks there are
     both = both[np.argsort(cand[both, 1], kind="stable")]
     cjk = cjk[texts.positions]
+    has_roles = ((pc.utf8_length(texts.user).to_numpy(zero_copy_only=False) > 0)
+                 & (pc.utf8_length(texts.assistant).to_numpy(zero_copy_only=False) > 0))
     for lo in range(0, len(both), VERIFY_CHUNK):  # a chunk's texts shingled at once: memory bounded by the chunk
         at = both[lo: lo + VERIFY_CHUNK]
-        est[at] = text_similarity(config, texts, cjk, texts.at(cand[at, 0] - first_text),
+        est[at] = text_similarity(config, texts, cjk, has_roles, texts.at(cand[at, 0] - first_text),
                                   texts.at(cand[at, 1] - first_text))
     keep = est >= config.threshold
     return cand[keep], est[keep]
@@ -471,12 +469,16 @@ class Shards:
     def starts(self) -> np.ndarray:
         return np.r_[0, np.cumsum(self.sizes)].astype(np.int64)
 
-    def locate(self, rows: np.ndarray) -> dict[int, np.ndarray]:
-        """Run-wide rows as {shard: sorted positions in it}."""
-        rows = np.unique(np.asarray(rows, dtype=np.int64))
+    def place(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each run-wide row's shard (an index into `numbers`) and its position in that shard."""
         starts = self.starts()
         at = np.searchsorted(starts, rows, side="right") - 1
-        return {self.numbers[k]: rows[at == k] - starts[k] for k in np.unique(at).tolist()}
+        return at, rows - starts[at]
+
+    def locate(self, rows: np.ndarray) -> dict[int, np.ndarray]:
+        """Run-wide rows as {shard: sorted positions in it}."""
+        at, pos = self.place(np.unique(np.asarray(rows, dtype=np.int64)))
+        return {self.numbers[k]: pos[at == k] for k in np.unique(at).tolist()}
 
     def first_rows(self) -> dict[int, int]:
         return dict(zip(self.numbers, self.starts()[:-1].tolist()))
@@ -596,7 +598,6 @@ class Dedupe(PhasedStep):
         need_sig = self.need_signatures()
         new = joined([t for _, t in tables], c.num_perm, need_sig)
         shards = Shards([k for k, _ in tables], [len(t.ids) for _, t in tables])
-        tables.clear()  # the shards' tables are joined: the reduce holds one copy
         n_new = len(new.ids)
         index = Index(Location.of(c.index_dir), c) if c.index_dir else None
         old_ids, old_exact, old_sig = index.load() if index else ([], np.zeros(0, np.uint64), None)
@@ -648,12 +649,11 @@ class Dedupe(PhasedStep):
         """Each of this run's duplicates, by shard and position: its survivor, whether it is an exact copy of
         it, their similarity and the star's size."""
         star = np.bincount(survivor, minlength=len(survivor))
-        starts = n_old + shards.starts()
         out: dict[int, dict[int, Verdict]] = {}
-        for row in n_old + np.flatnonzero(survivor[n_old:] != np.arange(n_old, len(survivor))):
-            at = int(np.searchsorted(starts, row, side="right")) - 1
+        dups = np.flatnonzero(survivor[n_old:] != np.arange(n_old, len(survivor)))
+        for row, at, pos in zip((n_old + dups).tolist(), *(a.tolist() for a in shards.place(dups))):
             s = int(survivor[row])
-            out.setdefault(shards.numbers[at], {})[int(row - starts[at])] = (
+            out.setdefault(shards.numbers[at], {})[pos] = (
                 ids[s], bool(all_exact[s] == all_exact[row]), float(sim[row]), int(star[s]))
         return out
 
