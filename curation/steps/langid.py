@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -86,19 +87,28 @@ def script_amounts(text: str) -> dict[str, float]:
     Latin letters are counted by token: a word (3+ letters, lower or title case) counts in full, while
     abbreviations, units, formulas and gene names (`CD34`, `mmHg`, `IgG`, `HLA-DR3`, `TAGCAT`) are the same in
     every language and count a quarter, so a Chinese question with such options stays Chinese, yet a text made
-    only of them is still Latin script.
+    only of them is still Latin script. Other letters are tallied per distinct character (Counter counts in C),
+    so a long Chinese text costs one name lookup per distinct character rather than per character. Every weight
+    is a multiple of 0.25, so the float sums are exact whatever the order.
     """
     head = text[:SCAN_CHARS]
     counts: dict[str, float] = {}
+    latin = 0.0
     for run in LATIN_RUN.findall(head):
-        word = run.isalpha() and len(run) >= 3 and (run.islower() or (run[0].isupper() and run[1:].islower()))
-        letters = sum(ch.isalpha() for ch in run)
-        if letters:
-            counts["LATIN"] = counts.get("LATIN", 0.0) + letters * (1.0 if word else NON_WORD_WEIGHT)
-    for ch in LATIN_RUN.sub(" ", head):
+        if run.isalpha():
+            word = len(run) >= 3 and (run.islower() or (run[0].isupper() and run[1:].islower()))
+            latin += len(run) * (1.0 if word else NON_WORD_WEIGHT)
+        else:
+            latin += sum(ch.isalpha() for ch in run) * NON_WORD_WEIGHT  # digits, or × and ÷ in Latin-1
+    if latin:
+        counts["LATIN"] = latin
+    rest = LATIN_RUN.sub(" ", head)
+    if rest.isascii():  # with the Latin runs gone, ASCII holds no letters
+        return counts
+    for ch, n in Counter(rest).items():
         if ch.isalpha():
             s = _script(ch)
-            counts[s] = counts.get(s, 0.0) + SCRIPT_WEIGHT.get(s, 1.0)
+            counts[s] = counts.get(s, 0.0) + n * SCRIPT_WEIGHT.get(s, 1.0)
     return counts
 
 
@@ -220,9 +230,10 @@ class Langid(RecordStep):
             return "und", 0.0
         return best.lang.split("-")[0], round(best.prob, 3)  # zh-cn / zh-tw -> zh
 
-    def detect(self, text: str) -> tuple[str, float, str]:
-        """(language, confidence, method) for one text; for script decisions the confidence is the script share."""
-        script, share, _ = script_profile(text)
+    def detect(self, text: str, profile: tuple[str, float, float] | None = None) -> tuple[str, float, str]:
+        """(language, confidence, method) for one text; for script decisions the confidence is the script share.
+        `profile` is the text's script_profile when the caller has it already."""
+        script, share, _ = profile or script_profile(text)
         if script == "NONE":
             return "und", 0.0, "none"
         if script == "ARABIC":
@@ -268,10 +279,11 @@ class Langid(RecordStep):
         """
         judged = {}
         for role, text in by_role.items():
-            amount = script_profile(text)[2]
+            profile = script_profile(text)
+            amount = profile[2]
             if amount < self.config.mixed_min_letters:
                 continue
-            result = self.detect(text)
+            result = self.detect(text, profile)
             supported = result[2] == "script" or "function-words" in result[2]
             if self._decisive(result) and (supported or amount >= 2 * self.config.mixed_min_letters):
                 judged[role] = result[0]
@@ -280,11 +292,12 @@ class Langid(RecordStep):
     def decide(self, text: str) -> tuple[str, dict[str, Any], str | None]:
         """The language of a text, what was measured, and why it cannot be trusted (None when it can): every step
         that needs a record's language decides it this one way."""
-        lang, conf, method = self.detect(text)
+        profile = script_profile(text)
+        lang, conf, method = self.detect(text, profile)
         info: dict[str, Any] = {"lang": lang, "confidence": conf, "method": method}
         if lang == "und":
             return lang, info, "language unknown"
-        if conf < self.min_confidence and script_profile(text)[2] >= self.config.min_chars:
+        if conf < self.min_confidence and profile[2] >= self.config.min_chars:
             return lang, info, "low language confidence"
         return lang, info, None
 
