@@ -32,7 +32,6 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-from numba import njit
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import minhash as mh
@@ -40,6 +39,7 @@ from ..errors import MedcurateError
 from ..record import dotted
 from ..storage import Location
 from .base import Map, Phase, PhasedStep, Record, Reduce, Reject, StepConfig, StepResult, register
+from .dedupe_stars import Judge, star_clusters
 
 
 class KeepPolicy(BaseModel):
@@ -115,74 +115,6 @@ def policy_order(new: np.ndarray, prio: np.ndarray, prefer: np.ndarray) -> np.nd
     return rank
 
 
-def star_clusters(n: int, exact_edges: np.ndarray, near_edges: np.ndarray, near_sim: np.ndarray,
-                  rank: np.ndarray, indexed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The survivor of each of n rows (itself when kept) and its similarity to it, by star clustering.
-
-    Exact duplicates are one unit (their texts are the same tokens, so any of them stands for all). Units are
-    taken in the order of their best row's `rank`; a unit not yet removed survives and removes its unassigned
-    near-duplicate neighbours, except units holding an `indexed` row (kept by an earlier run, so every one of
-    them stays a survivor new records can duplicate). Unlike connected components this never chains: A~B and
-    B~C with A and C unlike does not remove C for A. The loop (`assign_stars`) runs over the units in some near
-    pair only."""
-    unit = mh.components(n, exact_edges.astype(np.int64).reshape(-1, 2))
-    best = np.full(int(unit.max()) + 1 if n else 0, n, dtype=np.int64)  # each unit's best rank
-    np.minimum.at(best, unit, rank)
-    row_of_rank = np.argsort(rank)
-    rep = row_of_rank[np.minimum(best, n - 1)] if n else best
-    owner = np.arange(len(best), dtype=np.int64)  # unit -> surviving unit
-    sim_u = np.ones(len(best))
-    if len(near_edges):
-        graph = unit_graph(unit, best, near_edges, near_sim)
-        key = graph["k"].to_numpy()
-        src = key >> 32
-        ptr = np.searchsorted(src, np.arange(len(best) + 1)).astype(np.int64)  # unit u's neighbours: ptr[u]:ptr[u+1]
-        fixed = np.zeros(len(best), dtype=bool)
-        fixed[unit[indexed]] = True
-        order = sorted_unique(src)
-        order = order[np.argsort(best[order], kind="stable")].astype(np.int64)
-        assign_stars(order, ptr, key & 0xFFFFFFFF, graph["sim"].to_numpy(), fixed, owner, sim_u)
-    survivor = rep[owner[unit]]
-    return survivor, np.where(survivor == np.arange(n), 1.0, np.where(owner[unit] == unit, 1.0, sim_u[unit]))
-
-
-def unit_graph(unit: np.ndarray, best: np.ndarray, near_edges: np.ndarray, near_sim: np.ndarray) -> pl.DataFrame:
-    """The near pairs between units as one directed edge each, from the unit ranked first to the other, keyed
-    `k` = source << 32 | target and sorted, with the highest similarity of the pairs joining the two. One
-    direction is enough: the star loop visits units in rank order, so a unit's earlier neighbours are decided
-    before it. One 64-bit key per edge keeps the table small (millions of edges in a templated corpus)."""
-    ua, ub = unit[near_edges[:, 0]], unit[near_edges[:, 1]]
-    other = ua != ub
-    ua, ub = ua[other].astype(np.int64), ub[other].astype(np.int64)
-    first = best[ua] < best[ub]
-    key = np.where(first, ua, ub) << 32 | np.where(first, ub, ua)
-    del ua, ub, first
-    graph = pl.DataFrame({"k": key, "sim": near_sim[other]}).sort("k")
-    del key
-    k = graph["k"].to_numpy()
-    if len(k) > 1 and (k[1:] == k[:-1]).any():  # units of exact copies pair with a unit more than once
-        graph = graph.group_by("k").agg(pl.col("sim").max()).sort("k")
-    return graph
-
-
-@njit(cache=True, nogil=True)
-def assign_stars(order, ptr, nbr, nbr_sim, fixed, owner, sim_u):  # pragma: no cover (compiled)
-    """The star loop over units in keep order (`order`): one not yet assigned survives and takes its unassigned,
-    unfixed neighbours nbr[ptr[u]:ptr[u+1]] (with their similarity). Compiled, since each step depends on the
-    ones before and a templated corpus gives millions of verified pairs, too many for a Python loop."""
-    assigned = np.zeros(owner.shape[0], dtype=np.bool_)
-    for u in order:
-        if assigned[u]:
-            continue
-        assigned[u] = True
-        for k in range(ptr[u], ptr[u + 1]):
-            v = nbr[k]
-            if not assigned[v] and not fixed[v]:
-                assigned[v] = True
-                owner[v] = u
-                sim_u[v] = nbr_sim[k]
-
-
 def duplicate(dup_id: str, exact: bool, similarity: float, cluster_size: int) -> Reject:
     detail = {"duplicate_of": dup_id, "similarity": round(1.0 if exact else similarity, 4),
               "cluster_size": cluster_size}
@@ -256,28 +188,34 @@ def near_candidates(keys: np.ndarray, rank: np.ndarray, neighbours: int) -> np.n
 
 
 class PairSet:
-    """Distinct pairs as 64-bit keys (a << 32 | b), gathered band by band. The bands' keys are merged once
-    those waiting outnumber the distinct ones so far, so memory stays within a few times the distinct pairs
-    (a near duplicate shares most of its bands, so the bands repeat each pair many times) while the merges
-    cost a sort of the whole set a logarithmic number of times, not once per band."""
+    """Distinct pairs as 64-bit keys (a << 32 | b), gathered band by band as disjoint sorted parts: a band's
+    keys (distinct and sorted) lose those an earlier part holds, by binary search, and the rest become a part.
+    A near duplicate shares most of its bands, so most of a later band's keys are already held. Nothing is
+    merged until the end, and then into one array filled part by part as each is let go: memory stays near the
+    distinct pairs plus one band's keys, where merging the whole set as it grew held it three times over."""
 
     def __init__(self) -> None:
-        self.settled = np.zeros(0, dtype=np.int64)
-        self.waiting: list[np.ndarray] = []
+        self.parts: list[np.ndarray] = []
 
     def add(self, keys: np.ndarray) -> None:
-        self.waiting.append(keys)
-        if sum(len(k) for k in self.waiting) > max(len(self.settled), 1 << 20):
-            self.merge()
-
-    def merge(self) -> None:
-        self.settled = sorted_unique(np.concatenate([self.settled, *self.waiting]))
-        self.waiting = []
+        """Add one band's keys, distinct and sorted."""
+        for part in self.parts:
+            if not len(keys):
+                return
+            at = np.minimum(np.searchsorted(part, keys), len(part) - 1)
+            keys = keys[part[at] != keys]
+        if len(keys):
+            self.parts.append(keys)
 
     def keys(self) -> np.ndarray:
-        """The distinct keys, sorted."""
-        self.merge()
-        return self.settled
+        """The distinct keys, sorted (the parts are given up)."""
+        out, at = np.empty(sum(len(p) for p in self.parts), dtype=np.int64), 0
+        while self.parts:
+            part = self.parts.pop(0)
+            out[at: at + len(part)], at = part, at + len(part)
+            del part
+        out.sort()
+        return out
 
 
 @dataclass
@@ -346,7 +284,7 @@ def pair_jaccard_of(config: DedupeConfig, texts: pa.Array, cjk: np.ndarray, firs
 def likely_pairs(config: DedupeConfig, cand: np.ndarray, sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Candidate pairs (rows of `sig`) worth keeping, with the signatures' estimate of their Jaccard: every
     LSH pair without `verify`; with it, those not far below the threshold (the estimate's standard error at 128
-    permutations is under 0.045), which `verified_pairs` then judges on their texts."""
+    permutations is under 0.045), which `pair_judge` then judges on their texts as the stars need them."""
     est = mh.estimated_jaccard(sig, cand[:, 0], cand[:, 1])
     if not config.verify:
         return cand, est
@@ -354,28 +292,32 @@ def likely_pairs(config: DedupeConfig, cand: np.ndarray, sig: np.ndarray) -> tup
     return cand[keep], est[keep]
 
 
-def verified_pairs(config: DedupeConfig, cand: np.ndarray, est: np.ndarray, texts: Texts, cjk: np.ndarray,
-                   first_text: int) -> tuple[np.ndarray, np.ndarray]:
-    """The likely pairs that are duplicates, with their similarity. With `verify`, pairs whose rows both have a
-    text (this run's: row - first_text in `texts`) are judged on `text_similarity` (exact Jaccard, per role for
-    conversations); pairs with an index row (no text kept) keep the signatures' estimate of the whole text's
-    Jaccard."""
-    if not config.verify:
-        return cand, est
-    est = est.copy()
-    both = np.flatnonzero((cand[:, 0] >= first_text) & (cand[:, 1] >= first_text))
-    # by later row: a chunk then names a run of rows, the few records first in large buckets and the rows just
-    # before in their buckets, so a text is shingled in about one chunk, however many chunks there are
-    both = both[np.argsort(cand[both, 1], kind="stable")]
+def pair_judge(config: DedupeConfig, pairs: np.ndarray, est: np.ndarray, texts: Texts, cjk: np.ndarray,
+               first_text: int) -> Judge:
+    """Judges likely pairs (indices into `pairs`) for the stars. With `verify`, pairs whose rows both have a
+    text (this run's: row - first_text in `texts`) get `text_similarity` (exact Jaccard, per role for
+    conversations) and pairs with an index row (no text kept) the signatures' estimate of the whole text's
+    Jaccard, and are duplicates from the threshold up; without it every LSH pair is, at its estimate."""
     cjk = cjk[texts.positions]
     has_roles = ((pc.utf8_length(texts.user).to_numpy(zero_copy_only=False) > 0)
                  & (pc.utf8_length(texts.assistant).to_numpy(zero_copy_only=False) > 0))
-    for lo in range(0, len(both), VERIFY_CHUNK):  # a chunk's texts shingled at once: memory bounded by the chunk
-        at = both[lo: lo + VERIFY_CHUNK]
-        est[at] = text_similarity(config, texts, cjk, has_roles, texts.at(cand[at, 0] - first_text),
-                                  texts.at(cand[at, 1] - first_text))
-    keep = est >= config.threshold
-    return cand[keep], est[keep]
+
+    def judge(at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        sim = est[at].copy()
+        if not config.verify:
+            return sim, np.ones(len(at), dtype=bool)
+        cand = pairs[at]
+        both = np.flatnonzero((cand[:, 0] >= first_text) & (cand[:, 1] >= first_text))
+        # by later row: a chunk then names a run of rows, the few records first in large buckets and the rows
+        # just before in their buckets, so a text is shingled in about one chunk, however many chunks there are
+        both = both[np.argsort(cand[both, 1], kind="stable")]
+        for lo in range(0, len(both), VERIFY_CHUNK):  # a chunk's texts shingled at once: memory bounded by it
+            b = both[lo: lo + VERIFY_CHUNK]
+            sim[b] = text_similarity(config, texts, cjk, has_roles, texts.at(cand[b, 0] - first_text),
+                                     texts.at(cand[b, 1] - first_text))
+        return sim, sim >= config.threshold
+
+    return judge
 
 
 class Index:
@@ -522,8 +464,9 @@ class Verdicts:
 class Dedupe(PhasedStep):
     """Phases: signatures per shard (exact hash, MinHash, survivor-policy columns), then a reduce to the likely
     pairs (index, exact groups, LSH bucket pairs, signature estimates), the texts of the rows those pairs name,
-    a reduce to the stars (verification, stars, verdicts), and each shard drops its duplicates; with a report,
-    the texts of the largest stars' members, then `finish` writes it. Texts never all sit in one process."""
+    a reduce to the stars (pairs verified as the stars need them, verdicts), and each shard drops its
+    duplicates; with a report, the texts of the largest stars' members, then `finish` writes it. Texts never
+    all sit in one process."""
 
     Config = DedupeConfig
     config: DedupeConfig
@@ -628,8 +571,8 @@ class Dedupe(PhasedStep):
         c, s = self.config, state
         n = len(s.ids)
         texts = Texts.joined(tables, s.shards.first_rows())
-        near_edges, near_sim = verified_pairs(c, s.pairs, s.est, texts, s.cjk, s.n_old)
-        survivor, sim = star_clusters(n, s.exact_edges, near_edges, near_sim, s.rank, np.arange(n) < s.n_old)
+        survivor, sim = star_clusters(n, s.exact_edges, s.pairs, s.rank, np.arange(n) < s.n_old,
+                                      pair_judge(c, s.pairs, s.est, texts, s.cjk, s.n_old))
         if c.index_dir:
             kept_rows = s.n_old + np.flatnonzero(survivor[s.n_old:] == np.arange(s.n_old, n))
             Index(Location.of(c.index_dir), c).append([s.ids[i] for i in kept_rows], s.exact[kept_rows],
