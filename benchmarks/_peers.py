@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 import time
 import venv
 from pathlib import Path
@@ -45,15 +46,18 @@ def tree_rss(proc: psutil.Process) -> int:
 
 
 def run_measured(cmd: list[str], interval: float = 0.05, **kwargs) -> tuple[float, int, str]:
-    """Run a command; (wall seconds, peak resident bytes of its process tree, stdout)."""
+    """Run a command; (wall seconds, peak resident bytes of its process tree, stdout). Its stdout goes to a
+    temporary file, not a pipe: a pipe read only after the child exits fills at 64 KiB (a result of thousands
+    of pairs is more) and blocks the child's last write forever."""
     t = time.perf_counter()
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, **kwargs) as child:
+    with tempfile.TemporaryFile() as sink, subprocess.Popen(cmd, stdout=sink, **kwargs) as child:
         proc = psutil.Process(child.pid)
         peak = 0
         while child.poll() is None:
             peak = max(peak, tree_rss(proc))
             time.sleep(interval)
-        out = child.stdout.read() if child.stdout else ""
+        sink.seek(0)
+        out = sink.read().decode("utf-8", errors="replace")
         if child.returncode:
             raise subprocess.CalledProcessError(child.returncode, cmd, out)
     return time.perf_counter() - t, peak, out

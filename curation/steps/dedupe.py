@@ -122,7 +122,7 @@ def duplicate(dup_id: str, exact: bool, similarity: float, cluster_size: int) ->
 
 
 VERIFY_MARGIN = 0.15  # pairs whose estimate is this far below the threshold are not verified (not pairs)
-VERIFY_CHUNK = 1 << 22  # pairs verified at once: their texts' shingles are in memory together
+VERIFY_CHUNK = 1 << 18  # pairs verified at once: their texts are in memory as Python strings and shingles together
 
 
 def bucket_pairs(members: pl.DataFrame, order: list[str], neighbours: int) -> np.ndarray:
@@ -426,6 +426,18 @@ class Shards:
         return dict(zip(self.numbers, self.starts()[:-1].tolist()))
 
 
+def texted_rows(pairs: np.ndarray, n_old: int) -> np.ndarray:
+    """This run's rows (counted from its first) that a pair of two of this run's rows names: verifying such a
+    pair needs both texts. Marked in one flag per row, not gathered from the pairs and sorted (tens of millions
+    of pairs would be held several times over)."""
+    if n_old:  # the pairs naming an index row keep the signatures' estimate
+        pairs = pairs[(pairs[:, 0] >= n_old) & (pairs[:, 1] >= n_old)]
+    named = np.zeros(int(pairs.max()) + 1 if len(pairs) else n_old, dtype=bool)
+    named[pairs[:, 0]] = True
+    named[pairs[:, 1]] = True
+    return np.flatnonzero(named[n_old:])
+
+
 @dataclass
 class Candidates:
     """The first reduce's state, kept where the reduces run: the likely pairs and what the stars need. The
@@ -561,8 +573,8 @@ class Dedupe(PhasedStep):
             cand = near_candidates(mh.band_keys(sig, bands, rows_per_band), rank, c.bucket_neighbours)
             if len(cand):
                 pairs, est = likely_pairs(c, cand, sig)
-        texted = pairs[(pairs[:, 0] >= n_old) & (pairs[:, 1] >= n_old)] - n_old if c.verify else pairs[:0]
-        return Candidates(shards.locate(texted.ravel()), shards, [*old_ids, *new.ids], n_old, all_exact,
+        return Candidates(shards.locate(texted_rows(pairs, n_old) if c.verify else []), shards,
+                          [*old_ids, *new.ids], n_old, all_exact,
                           sig if index else None, rank, new.cjk, exact_edges, pairs, est)
 
     def clusters(self, state: Candidates, tables: list[tuple[int, Texts]]) -> Verdicts:
