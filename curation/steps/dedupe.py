@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -172,18 +173,26 @@ def window_pairs(row: np.ndarray, start: np.ndarray, pos: np.ndarray, neighbours
     return keys
 
 
-def near_candidates(keys: np.ndarray, rank: np.ndarray, neighbours: int) -> np.ndarray:
-    """Candidate pairs (a, b) of the rows of band `keys` (records, bands), each bucket in the order of `rank`,
-    sorted, as int32 rows. A band at a time: one band's members and pairs are in memory at once."""
-    n, bands = keys.shape
+def near_candidates(sig: np.ndarray, bands: int, rows: int, rank: np.ndarray, neighbours: int,
+                    min_estimate: float | None = None) -> np.ndarray:
+    """Candidate pairs (a, b) of the rows of `sig` sharing an LSH bucket (`bands` bands of `rows` rows), each
+    bucket in the order of `rank`, sorted, as int32 rows; with `min_estimate`, only the pairs whose signatures'
+    estimate reaches it. A band at a time: one band's keys, members and pairs are in memory at once, and pairs
+    below the estimate are dropped as each band comes, so they never pile up."""
+    n = sig.shape[0]
     if n >= 2 ** 31:
         raise MedcurateError(f"dedupe: {n:,} records in one run is more than it can pair (2^31)")
+    keep = None
+    if min_estimate is not None:
+        def keep(keys: np.ndarray) -> np.ndarray:
+            return mh.estimated_jaccard(sig, keys >> 32, keys & 0xFFFFFFFF) >= min_estimate
     found = PairSet()
     row = np.arange(n, dtype=np.int64)
     for band in range(bands):
-        members = pl.DataFrame({"band": np.zeros(n, dtype=np.int32), "key": keys[:, band], "row": row,
-                                "rank": rank})
-        found.add(bucket_pairs(members, ["rank"], neighbours))
+        key = mh.band_keys(sig[:, band * rows: (band + 1) * rows], 1, rows)[:, 0]
+        members = pl.DataFrame({"band": np.zeros(n, dtype=np.int32), "key": key, "row": row, "rank": rank})
+        del key
+        found.add(bucket_pairs(members, ["rank"], neighbours), keep)
     return split_keys(found.keys())
 
 
@@ -197,13 +206,15 @@ class PairSet:
     def __init__(self) -> None:
         self.parts: list[np.ndarray] = []
 
-    def add(self, keys: np.ndarray) -> None:
-        """Add one band's keys, distinct and sorted."""
+    def add(self, keys: np.ndarray, keep: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+        """Add one band's keys, distinct and sorted, those `keep` flags where it is given."""
         for part in self.parts:
             if not len(keys):
                 return
             at = np.minimum(np.searchsorted(part, keys), len(part) - 1)
             keys = keys[part[at] != keys]
+        if keep is not None and len(keys):
+            keys = keys[keep(keys)]
         if len(keys):
             self.parts.append(keys)
 
@@ -289,6 +300,8 @@ def likely_pairs(config: DedupeConfig, cand: np.ndarray, sig: np.ndarray) -> tup
     if not config.verify:
         return cand, est
     keep = est >= config.threshold - VERIFY_MARGIN
+    if keep.all():  # near_candidates kept only these: no copy of tens of millions of pairs
+        return cand, est
     return cand[keep], est[keep]
 
 
@@ -570,7 +583,8 @@ class Dedupe(PhasedStep):
         pairs, est = np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.float32)
         if c.near and n > 1:
             bands, rows_per_band = self.band_params()
-            cand = near_candidates(mh.band_keys(sig, bands, rows_per_band), rank, c.bucket_neighbours)
+            cand = near_candidates(sig, bands, rows_per_band, rank, c.bucket_neighbours,
+                                   c.threshold - VERIFY_MARGIN if c.verify else None)
             if len(cand):
                 pairs, est = likely_pairs(c, cand, sig)
         return Candidates(shards.locate(texted_rows(pairs, n_old) if c.verify else []), shards,
