@@ -309,28 +309,42 @@ def pair_judge(config: DedupeConfig, pairs: np.ndarray, est: np.ndarray, texts: 
                first_text: int) -> Judge:
     """Judges likely pairs (indices into `pairs`) for the stars. With `verify`, pairs whose rows both have a
     text (this run's: row - first_text in `texts`) get `text_similarity` (exact Jaccard, per role for
-    conversations) and pairs with an index row (no text kept) the signatures' estimate of the whole text's
-    Jaccard, and are duplicates from the threshold up; without it every LSH pair is, at its estimate."""
+    conversations) and pairs with an index row (no text kept; the first len(est) pairs, see `held_estimates`)
+    the signatures' estimate of the whole text's Jaccard, and are duplicates from the threshold up; without it
+    every LSH pair is, at its estimate."""
     cjk = cjk[texts.positions]
     has_roles = ((pc.utf8_length(texts.user).to_numpy(zero_copy_only=False) > 0)
                  & (pc.utf8_length(texts.assistant).to_numpy(zero_copy_only=False) > 0))
 
     def judge(at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        sim = est[at].copy()
         if not config.verify:
-            return sim, np.ones(len(at), dtype=bool)
-        cand = pairs[at]
-        both = np.flatnonzero((cand[:, 0] >= first_text) & (cand[:, 1] >= first_text))
+            return est[at], np.ones(len(at), dtype=bool)
+        sim = np.zeros(len(at), dtype=np.float32)
+        held = at < len(est)
+        sim[held] = est[at[held]]
+        both = np.flatnonzero(~held)
+        cand = pairs[at[both]]
         # by later row: a chunk then names a run of rows, the few records first in large buckets and the rows
         # just before in their buckets, so a text is shingled in about one chunk, however many chunks there are
-        both = both[np.argsort(cand[both, 1], kind="stable")]
+        order = np.argsort(cand[:, 1], kind="stable")
+        both, cand = both[order], cand[order]
         for lo in range(0, len(both), VERIFY_CHUNK):  # a chunk's texts shingled at once: memory bounded by it
-            b = both[lo: lo + VERIFY_CHUNK]
-            sim[b] = text_similarity(config, texts, cjk, has_roles, texts.at(cand[b, 0] - first_text),
-                                     texts.at(cand[b, 1] - first_text))
+            sim[both[lo: lo + VERIFY_CHUNK]] = text_similarity(
+                config, texts, cjk, has_roles, texts.at(cand[lo: lo + VERIFY_CHUNK, 0] - first_text),
+                texts.at(cand[lo: lo + VERIFY_CHUNK, 1] - first_text))
         return sim, sim >= config.threshold
 
     return judge
+
+
+def held_estimates(config: DedupeConfig, pairs: np.ndarray, est: np.ndarray, n_old: int) -> np.ndarray:
+    """The estimates the stars will read: all of them without `verify`; with it, only those of the pairs naming
+    an index row, whose texts are not kept. The keep policy ranks the index's rows first and a pair's first row
+    comes first, so those pairs are the ones whose first row is under n_old: a prefix of the pairs, sorted by
+    first row. The rest (tens of millions of floats in a templated corpus) are let go before the texts come."""
+    if not config.verify:
+        return est
+    return est[: int(np.searchsorted(pairs[:, 0], n_old))].copy()
 
 
 class Index:
@@ -466,7 +480,7 @@ class Candidates:
     cjk: np.ndarray
     exact_edges: np.ndarray
     pairs: np.ndarray
-    est: np.ndarray
+    est: np.ndarray  # the estimates the stars read (`held_estimates`)
 
 
 Verdict = tuple[str, bool, float, int]  # (survivor's id, exact, similarity to it, its star's size)
@@ -588,8 +602,8 @@ class Dedupe(PhasedStep):
             if len(cand):
                 pairs, est = likely_pairs(c, cand, sig)
         return Candidates(shards.locate(texted_rows(pairs, n_old) if c.verify else []), shards,
-                          [*old_ids, *new.ids], n_old, all_exact,
-                          sig if index else None, rank, new.cjk, exact_edges, pairs, est)
+                          [*old_ids, *new.ids], n_old, all_exact, sig if index else None, rank, new.cjk,
+                          exact_edges, pairs, held_estimates(c, pairs, est, n_old))
 
     def clusters(self, state: Candidates, tables: list[tuple[int, Texts]]) -> Verdicts:
         """Reduce: the likely pairs verified on their texts, the stars over the index's records and this run's,

@@ -15,8 +15,8 @@ judging every pair first gives.
 
 The pairs are walked where they lie, sorted by their first row: a unit's pairs are its rows' pairs, plus the
 few whose second row's unit comes first (a row with an earlier exact copy). No table of unit pairs is built,
-so beside the pairs this needs one float per pair and a few arrays per row (a sorted copy of tens of millions
-of pairs would hold them three times over).
+so beside the pairs this needs a few arrays per row and one block's judged pairs (a sorted copy of tens of
+millions of pairs would hold them three times over).
 """
 
 from __future__ import annotations
@@ -73,7 +73,6 @@ class PairWalk:
     def assign(self, judge: Judge, fixed: np.ndarray, owner: np.ndarray, sim_u: np.ndarray) -> None:
         """The star loop, a block of units at a time: the pairs the block can use (from a unit not yet assigned
         to a unit neither assigned nor fixed) are judged, then the block's units are taken in rank order."""
-        sim = np.full(len(self.a), -1.0, dtype=np.float32)  # a pair's similarity, -1 unless a judged duplicate
         assigned = np.zeros(len(owner), dtype=np.bool_)
         walk = (self.unit_ptr, self.unit_rows, self.row_ptr, self.rev_ptr, self.rev, self.a, self.b, self.unit,
                 self.best)
@@ -82,10 +81,12 @@ class PairWalk:
         for hi in [*np.unique(cuts).tolist(), len(self.order)]:
             units, lo = self.order[lo:hi], hi
             wanted = block_pairs(units, *walk, assigned, fixed)
-            if len(wanted):
+            sim = np.zeros(0, dtype=np.float32)
+            if len(wanted):  # the block's judged pairs, sorted, and their similarity (-1: not a duplicate)
                 judged, dup = judge(wanted)
-                sim[wanted] = np.where(dup, judged, np.float32(-1.0))
-            assign_block(units, *walk, assigned, fixed, sim, owner, sim_u)
+                order = np.argsort(wanted)
+                wanted, sim = wanted[order], np.where(dup, judged, np.float32(-1.0)).astype(np.float32)[order]
+            assign_block(units, *walk, assigned, fixed, wanted, sim, owner, sim_u)
 
 
 @njit(cache=True, nogil=True)
@@ -147,11 +148,12 @@ def block_pairs(units, unit_ptr, unit_rows, row_ptr, rev_ptr, rev, a, b, unit, b
 
 
 @njit(cache=True, nogil=True)
-def assign_block(units, unit_ptr, unit_rows, row_ptr, rev_ptr, rev, a, b, unit, best, assigned, fixed, sim,
-                 owner, sim_u):  # pragma: no cover (compiled)
+def assign_block(units, unit_ptr, unit_rows, row_ptr, rev_ptr, rev, a, b, unit, best, assigned, fixed, judged,
+                 sim, owner, sim_u):  # pragma: no cover (compiled)
     """The star loop over the block's units in rank order: one not yet assigned survives and takes the units
     its duplicate pairs reach that are neither assigned nor fixed, each with the highest similarity of the pairs
-    joining them. Compiled: each step depends on the ones before, over millions of pairs."""
+    joining them. The block's judged pairs are found by binary search in `judged` (sorted, `sim` aligned), so
+    no similarity is held per pair of the run. Compiled: each step depends on the ones before."""
     for u in units:
         if assigned[u]:
             continue
@@ -163,11 +165,14 @@ def assign_block(units, unit_ptr, unit_rows, row_ptr, rev_ptr, rev, a, b, unit, 
                 for i in range(lo, hi):
                     k = i if side == 0 else rev[i]
                     v = unit[b[k]] if side == 0 else unit[a[k]]
-                    if v == u or best[v] < best[u] or sim[k] < 0:
+                    if v == u or best[v] < best[u]:
                         continue
+                    at = np.searchsorted(judged, k)
+                    if at == judged.shape[0] or judged[at] != k or sim[at] < 0:
+                        continue  # not judged (not needed) or not a duplicate
                     if not assigned[v] and not fixed[v]:
                         assigned[v] = True
                         owner[v] = u
-                        sim_u[v] = sim[k]
-                    elif owner[v] == u and sim[k] > sim_u[v]:
-                        sim_u[v] = sim[k]
+                        sim_u[v] = sim[at]
+                    elif owner[v] == u and sim[at] > sim_u[v]:
+                        sim_u[v] = sim[at]
