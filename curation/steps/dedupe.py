@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -145,9 +145,14 @@ def bucket_pairs(members: pl.DataFrame, order: list[str], neighbours: int) -> np
     start = np.flatnonzero(first)[np.cumsum(first) - 1]  # each member's bucket's first position
     pos = np.arange(len(row)) - start
     bounds = np.r_[np.flatnonzero(np.r_[True, band[1:] != band[:-1]]), len(row)]
-    keys = np.concatenate([k for lo, hi in zip(bounds[:-1], bounds[1:])
-                           for k in window_pairs(row[lo:hi], start[lo:hi] - lo, pos[lo:hi], neighbours)])
-    return sorted_unique(keys)
+    # every pair written into one array of the exact size, sorted in place, then its repeats dropped: the
+    # window's pairs are several times the distinct ones, and no second copy of them is made
+    keys, at = np.empty(window_size(pos, neighbours), dtype=np.int64), 0
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        for k in window_pairs(row[lo:hi], start[lo:hi] - lo, pos[lo:hi], neighbours):
+            keys[at: at + len(k)], at = k, at + len(k)
+    keys.sort()
+    return keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
 
 
 def split_keys(keys: np.ndarray) -> np.ndarray:
@@ -158,19 +163,27 @@ def split_keys(keys: np.ndarray) -> np.ndarray:
     return np.stack([keys >> 32, keys & 0xFFFFFFFF], axis=1).astype(np.int32)
 
 
-def window_pairs(row: np.ndarray, start: np.ndarray, pos: np.ndarray, neighbours: int) -> list[np.ndarray]:
-    """The pair keys of one band's buckets, sorted (`start`: each member's bucket's first position, `pos`: its
-    position in it): each member with the `neighbours` before it and the `neighbours` first of its bucket."""
-    keys = []
+def window_pairs(row: np.ndarray, start: np.ndarray, pos: np.ndarray, neighbours: int) -> Iterator[np.ndarray]:
+    """The pair keys of one band's buckets, a batch at a time (`start`: each member's bucket's first position,
+    `pos`: its position in it): each member with the `neighbours` before it and the `neighbours` first of its
+    bucket."""
     at = np.arange(len(row))
     for d in range(1, neighbours + 1):  # the window: the d-th record before
         at = at[pos[at] >= d]
-        keys.append(row[at - d] << 32 | row[at])
+        yield row[at - d] << 32 | row[at]
     at = np.arange(len(row))
     for j in range(neighbours):  # the bucket's first records, where the window did not reach them
         at = at[pos[at] > j + neighbours]
-        keys.append(row[start[at] + j] << 32 | row[at])
-    return keys
+        yield row[start[at] + j] << 32 | row[at]
+
+
+def window_size(pos: np.ndarray, neighbours: int) -> int:
+    """How many keys window_pairs gives for members at positions `pos`: a member at position p pairs with
+    min(p, neighbours) records before it and, past 2 * neighbours, with the first neighbours as well, so the
+    count is the number of members at position d or more, summed over d = 1 .. 2 * neighbours."""
+    counts = np.bincount(pos, minlength=2 * neighbours + 1)
+    at_least = np.cumsum(counts[::-1])[::-1]  # at_least[d]: members at position d or more
+    return int(at_least[1: 2 * neighbours + 1].sum())
 
 
 def near_candidates(sig: np.ndarray, bands: int, rows: int, rank: np.ndarray, neighbours: int,
