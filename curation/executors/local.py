@@ -73,6 +73,9 @@ def run_sharded(planned: PlannedStep, step: RecordStep | ShardedStep | PhasedSte
             def run_map(method: str, state: Any) -> list[tuple[int, Any]]:
                 tick = progress(f"{planned.id}: {method}", len(shards)) if progress else None
                 tables = pool.map(shard_map, (step, method, state, scope), shards, tick)
+                # a reduce follows, here: idle workers would hold their memory through it (hundreds of MB
+                # each), so they stop, and the next map starts them again (seconds, once per phase)
+                pool.close()
                 return [(shard.index, table) for shard, table in zip(shards, tables)]
 
             state = drive_phases(step, run_map)
