@@ -74,8 +74,9 @@ class PairWalk:
         """The star loop, a block of units at a time: the pairs the block can use (from a unit not yet assigned
         to a unit neither assigned nor fixed) are judged, then the block's units are taken in rank order."""
         assigned = np.zeros(len(owner), dtype=np.bool_)
+        width = int(self.degree.max()) if len(self.degree) else 0  # the most pairs one unit starts
         walk = (self.unit_ptr, self.unit_rows, self.row_ptr, self.rev_ptr, self.rev, self.a, self.b, self.unit,
-                self.best)
+                self.best, np.empty(width, dtype=np.int64), np.empty(width, dtype=np.int64))
         cuts = np.searchsorted(np.cumsum(self.degree), np.arange(STAR_BLOCK, self.degree.sum(), STAR_BLOCK)) + 1
         lo = 0
         for hi in [*np.unique(cuts).tolist(), len(self.order)]:
@@ -120,7 +121,29 @@ def reversed_pairs(a, b, unit, best, n):  # pragma: no cover (compiled)
 
 
 @njit(cache=True, nogil=True)
-def block_pairs(units, unit_ptr, unit_rows, row_ptr, rev_ptr, rev, a, b, unit, best, assigned,
+def unit_pairs(u, unit_ptr, unit_rows, row_ptr, rev_ptr, rev, a, b, unit, best, ks, vs):  # pragma: no cover
+    """The pairs unit u starts, into ks (pair indices) and vs (the other unit); returns how many. Pairs within
+    the unit, or with a unit ranked before it (which started them), are left out."""
+    m = 0
+    for j in range(unit_ptr[u], unit_ptr[u + 1]):
+        r = unit_rows[j]
+        for k in range(row_ptr[r], row_ptr[r + 1]):
+            v = unit[b[k]]
+            if v != u and best[v] > best[u]:
+                ks[m] = k
+                vs[m] = v
+                m += 1
+        for i in range(rev_ptr[r], rev_ptr[r + 1]):
+            v = unit[a[rev[i]]]
+            if v != u and best[v] > best[u]:
+                ks[m] = rev[i]
+                vs[m] = v
+                m += 1
+    return m
+
+
+@njit(cache=True, nogil=True)
+def block_pairs(units, unit_ptr, unit_rows, row_ptr, rev_ptr, rev, a, b, unit, best, ks, vs, assigned,
                 fixed):  # pragma: no cover (compiled)
     """The pairs the block's units can use: from a unit not yet assigned to another unit, ranked after it,
     neither assigned nor fixed."""
@@ -129,27 +152,21 @@ def block_pairs(units, unit_ptr, unit_rows, row_ptr, rev_ptr, rev, a, b, unit, b
     for u in units:
         if assigned[u]:
             continue
-        for j in range(unit_ptr[u], unit_ptr[u + 1]):
-            r = unit_rows[j]
-            for side in range(2):
-                lo, hi = (row_ptr[r], row_ptr[r + 1]) if side == 0 else (rev_ptr[r], rev_ptr[r + 1])
-                for i in range(lo, hi):
-                    k = i if side == 0 else rev[i]
-                    v = unit[b[k]] if side == 0 else unit[a[k]]
-                    if v == u or best[v] < best[u] or assigned[v] or fixed[v]:
-                        continue
-                    if m == out.shape[0]:
-                        grown = np.empty(2 * m, dtype=np.int64)
-                        grown[:m] = out
-                        out = grown
-                    out[m] = k
-                    m += 1
+        for t in range(unit_pairs(u, unit_ptr, unit_rows, row_ptr, rev_ptr, rev, a, b, unit, best, ks, vs)):
+            if assigned[vs[t]] or fixed[vs[t]]:
+                continue
+            if m == out.shape[0]:
+                grown = np.empty(2 * m, dtype=np.int64)
+                grown[:m] = out
+                out = grown
+            out[m] = ks[t]
+            m += 1
     return out[:m].copy()
 
 
 @njit(cache=True, nogil=True)
-def assign_block(units, unit_ptr, unit_rows, row_ptr, rev_ptr, rev, a, b, unit, best, assigned, fixed, judged,
-                 sim, owner, sim_u):  # pragma: no cover (compiled)
+def assign_block(units, unit_ptr, unit_rows, row_ptr, rev_ptr, rev, a, b, unit, best, ks, vs, assigned, fixed,
+                 judged, sim, owner, sim_u):  # pragma: no cover (compiled)
     """The star loop over the block's units in rank order: one not yet assigned survives and takes the units
     its duplicate pairs reach that are neither assigned nor fixed, each with the highest similarity of the pairs
     joining them. The block's judged pairs are found by binary search in `judged` (sorted, `sim` aligned), so
@@ -158,21 +175,14 @@ def assign_block(units, unit_ptr, unit_rows, row_ptr, rev_ptr, rev, a, b, unit, 
         if assigned[u]:
             continue
         assigned[u] = True
-        for j in range(unit_ptr[u], unit_ptr[u + 1]):
-            r = unit_rows[j]
-            for side in range(2):
-                lo, hi = (row_ptr[r], row_ptr[r + 1]) if side == 0 else (rev_ptr[r], rev_ptr[r + 1])
-                for i in range(lo, hi):
-                    k = i if side == 0 else rev[i]
-                    v = unit[b[k]] if side == 0 else unit[a[k]]
-                    if v == u or best[v] < best[u]:
-                        continue
-                    at = np.searchsorted(judged, k)
-                    if at == judged.shape[0] or judged[at] != k or sim[at] < 0:
-                        continue  # not judged (not needed) or not a duplicate
-                    if not assigned[v] and not fixed[v]:
-                        assigned[v] = True
-                        owner[v] = u
-                        sim_u[v] = sim[at]
-                    elif owner[v] == u and sim[at] > sim_u[v]:
-                        sim_u[v] = sim[at]
+        for t in range(unit_pairs(u, unit_ptr, unit_rows, row_ptr, rev_ptr, rev, a, b, unit, best, ks, vs)):
+            k, v = ks[t], vs[t]
+            at = np.searchsorted(judged, k)
+            if at == judged.shape[0] or judged[at] != k or sim[at] < 0:
+                continue  # not judged (not needed) or not a duplicate
+            if not assigned[v] and not fixed[v]:
+                assigned[v] = True
+                owner[v] = u
+                sim_u[v] = sim[at]
+            elif owner[v] == u and sim[at] > sim_u[v]:
+                sim_u[v] = sim[at]
