@@ -102,12 +102,6 @@ def _batch_hashes(args: tuple[list[str], np.ndarray, DedupeConfig, bool]) -> tup
     return exact, mh.signatures(flat, sh_offsets, c.num_perm, c.seed)
 
 
-def sorted_unique(values: np.ndarray) -> np.ndarray:
-    """The distinct values, sorted, by polars: numpy's unique without return_index takes a path tens of times
-    slower than a sort on tens of millions of integers (numpy 2.4)."""
-    return pl.Series(np.asarray(values, dtype=np.int64)).unique().sort().to_numpy()
-
-
 def policy_order(new: np.ndarray, prio: np.ndarray, prefer: np.ndarray) -> np.ndarray:
     """Rank of each row under the keep policy (0 is kept first): indexed records, priority, score, input order."""
     order = np.lexsort((np.arange(len(new)), prefer, prio, new))
@@ -305,19 +299,6 @@ def pair_jaccard_of(config: DedupeConfig, texts: pa.Array, cjk: np.ndarray, firs
     return mh.pair_jaccard(flat, offsets, inverse[: len(first)], inverse[len(first):], copy=False)
 
 
-def likely_pairs(config: DedupeConfig, cand: np.ndarray, sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate pairs (rows of `sig`) worth keeping, with the signatures' estimate of their Jaccard: every
-    LSH pair without `verify`; with it, those not far below the threshold (the estimate's standard error at 128
-    permutations is under 0.045), which `pair_judge` then judges on their texts as the stars need them."""
-    est = mh.estimated_jaccard(sig, cand[:, 0], cand[:, 1])
-    if not config.verify:
-        return cand, est
-    keep = est >= config.threshold - VERIFY_MARGIN
-    if keep.all():  # near_candidates kept only these: no copy of tens of millions of pairs
-        return cand, est
-    return cand[keep], est[keep]
-
-
 def pair_judge(config: DedupeConfig, pairs: np.ndarray, est: np.ndarray, texts: Texts, cjk: np.ndarray,
                first_text: int) -> Judge:
     """Judges likely pairs (indices into `pairs`) for the stars. With `verify`, pairs whose rows both have a
@@ -350,14 +331,14 @@ def pair_judge(config: DedupeConfig, pairs: np.ndarray, est: np.ndarray, texts: 
     return judge
 
 
-def held_estimates(config: DedupeConfig, pairs: np.ndarray, est: np.ndarray, n_old: int) -> np.ndarray:
-    """The estimates the stars will read: all of them without `verify`; with it, only those of the pairs naming
-    an index row, whose texts are not kept. The keep policy ranks the index's rows first and a pair's first row
-    comes first, so those pairs are the ones whose first row is under n_old: a prefix of the pairs, sorted by
-    first row. The rest (tens of millions of floats in a templated corpus) are let go before the texts come."""
-    if not config.verify:
-        return est
-    return est[: int(np.searchsorted(pairs[:, 0], n_old))].copy()
+def held_estimates(config: DedupeConfig, pairs: np.ndarray, sig: np.ndarray, n_old: int) -> np.ndarray:
+    """The signatures' estimates the stars will read: every likely pair's without `verify`; with it, only those
+    of the pairs naming an index row, whose texts are not kept (the others are judged on their texts). The
+    keep policy ranks the index's rows first and a pair's first row comes first, so those pairs are the ones
+    whose first row is under n_old: a prefix of the pairs, sorted by first row. near_candidates already kept
+    only the pairs whose estimate clears the margin, so nothing here estimates tens of millions of pairs again."""
+    held = len(pairs) if not config.verify else int(np.searchsorted(pairs[:, 0], n_old))
+    return mh.estimated_jaccard(sig, pairs[:held, 0], pairs[:held, 1])
 
 
 class Index:
@@ -610,13 +591,14 @@ class Dedupe(PhasedStep):
         pairs, est = np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.float32)
         if c.near and n > 1:
             bands, rows_per_band = self.band_params()
-            cand = near_candidates(sig, bands, rows_per_band, rank, c.bucket_neighbours,
-                                   c.threshold - VERIFY_MARGIN if c.verify else None)
-            if len(cand):
-                pairs, est = likely_pairs(c, cand, sig)
+            # with verify, only pairs not far below the threshold are worth judging on their texts (the
+            # estimate's standard error at 128 permutations is under 0.045); without it every LSH pair counts
+            pairs = near_candidates(sig, bands, rows_per_band, rank, c.bucket_neighbours,
+                                    c.threshold - VERIFY_MARGIN if c.verify else None)
+            est = held_estimates(c, pairs, sig, n_old)
         return Candidates(shards.locate(texted_rows(pairs, n_old) if c.verify else []), shards,
                           [*old_ids, *new.ids], n_old, all_exact, sig if index else None, rank, new.cjk,
-                          exact_edges, pairs, held_estimates(c, pairs, est, n_old))
+                          exact_edges, pairs, est)
 
     def clusters(self, state: Candidates, tables: list[tuple[int, Texts]]) -> Verdicts:
         """Reduce: the likely pairs verified on their texts, the stars over the index's records and this run's,
