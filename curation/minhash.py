@@ -43,16 +43,27 @@ def shingle_hashes(text: str, cjk: bool, ngram: int, char_ngram: int) -> np.ndar
     return np.unique(flat[offsets[0]: offsets[1]])
 
 
+def on_rows(series, mask: np.ndarray, transform):
+    """`series` with `transform` applied to the rows where `mask` is set, and to those only: polars' when/then
+    would compute the transform over every row and then pick."""
+    rows = np.flatnonzero(mask)
+    if len(rows) == 0:
+        return series
+    if len(rows) == len(series):
+        return transform(series)
+    out = series.clone()
+    out.scatter(rows, transform(series.gather(rows)))
+    return out
+
+
 def nfkc_series(texts: list[str]):
     """A polars Series of the texts, NFKC-normalised; ASCII texts skip it (it changes nothing, and costs
     as much as tokenising)."""
     import polars as pl
 
     series = pl.Series(texts, dtype=pl.String)
-    non_ascii = series.str.len_bytes() != series.str.len_chars()
-    if non_ascii.any():
-        series = pl.select(pl.when(non_ascii).then(series.str.normalize("NFKC")).otherwise(series)).to_series()
-    return series
+    non_ascii = (series.str.len_bytes() != series.str.len_chars()).to_numpy()
+    return on_rows(series, non_ascii, lambda s: s.str.normalize("NFKC"))
 
 
 def _buffers(strings) -> tuple[np.ndarray, np.ndarray]:
@@ -72,18 +83,16 @@ def token_batch(texts: Sequence[str], cjk: np.ndarray) -> tuple[np.ndarray, np.n
     """Hashes of each text's normalised tokens (words; characters for CJK texts): a flat array and offsets
     (text i owns tok[offsets[i]:offsets[i+1]]). ASCII texts are cut and hashed in one compiled pass over
     their bytes; the others by a Unicode-aware regex in polars, their tokens then hashed the same way."""
-    import polars as pl
-
     from .minhash_kernels import ascii_tokens, gather_segments, string_hashes
 
     series = nfkc_series(list(texts)).str.to_lowercase()
-    if cjk.any():  # every word character of a CJK text becomes a token of its own
-        split = pl.Series(cjk)
-        series = pl.select(pl.when(split).then(series.str.replace_all(r"(\w)", "$1 ")).otherwise(series)).to_series()
-    ascii_ = (series.str.len_bytes() == series.str.len_chars()).to_numpy()
+    cjk = np.asarray(cjk, dtype=bool)
+    # ASCII texts are cut by the compiled pass; CJK texts (every word character a token of its own) and the
+    # other non-ASCII texts by a Unicode-aware regex
+    compiled = (series.str.len_bytes() == series.str.len_chars()).to_numpy() & ~cjk
     counts = np.zeros(len(series), dtype=np.int64)
     parts = []
-    rows = np.flatnonzero(ascii_)
+    rows = np.flatnonzero(compiled)
     if len(rows):
         data, offsets = _buffers(series.gather(rows) if len(rows) < len(series) else series)
         tok = np.empty(len(data) // 2 + len(rows), dtype=np.uint64)  # at most one token per two bytes
@@ -91,15 +100,15 @@ def token_batch(texts: Sequence[str], cjk: np.ndarray) -> tuple[np.ndarray, np.n
         used = ascii_tokens(data, offsets, tok, n_tok)
         counts[rows] = n_tok
         parts.append((rows, tok[:used], n_tok))
-    rows = np.flatnonzero(~ascii_)
-    if len(rows):
-        tokens = series.gather(rows).str.extract_all(r"\w+")
-        n_tok = tokens.list.len().fill_null(0).to_numpy().astype(np.int64)
-        data, offsets = _buffers(tokens.explode().drop_nulls())
-        tok = np.empty(len(offsets) - 1, dtype=np.uint64)
-        string_hashes(data, offsets, tok)
-        counts[rows] = n_tok
-        parts.append((rows, tok, n_tok))
+    for rows, pattern in ((np.flatnonzero(~compiled & ~cjk), r"\w+"), (np.flatnonzero(cjk), r"\w")):
+        if len(rows):
+            tokens = series.gather(rows).str.extract_all(pattern)
+            n_tok = tokens.list.len().fill_null(0).to_numpy().astype(np.int64)
+            data, offsets = _buffers(tokens.explode().drop_nulls())
+            tok = np.empty(len(offsets) - 1, dtype=np.uint64)
+            string_hashes(data, offsets, tok)
+            counts[rows] = n_tok
+            parts.append((rows, tok, n_tok))
     out_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     if len(parts) == 1 and len(parts[0][0]) == len(series):
         return parts[0][1], out_offsets
@@ -216,10 +225,13 @@ def candidate_edges(keys: np.ndarray, ids: np.ndarray | None = None) -> np.ndarr
     return edges.to_numpy()
 
 
-def estimated_jaccard(sig: np.ndarray, i: np.ndarray, j: np.ndarray, chunk: int = 100_000) -> np.ndarray:
+def estimated_jaccard(sig: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """The share of equal signature values of each pair (i[k], j[k]), in compiled code: comparing rows gathered
+    with numpy would build two (pairs, num_perm) copies first."""
+    from .minhash_kernels import equal_share
+
     out = np.empty(len(i), dtype=np.float32)
-    for s in range(0, len(i), chunk):
-        out[s: s + chunk] = (sig[i[s: s + chunk]] == sig[j[s: s + chunk]]).mean(axis=1)
+    equal_share(np.ascontiguousarray(sig), np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64), out)
     return out
 
 

@@ -66,6 +66,19 @@ def minhash(flat, offsets, a, b, out):  # pragma: no cover (compiled)
 
 
 @njit(cache=True, nogil=True)
+def equal_share(sig, first, second, out):  # pragma: no cover (compiled)
+    """out[k] = the share of positions where rows first[k] and second[k] of `sig` are equal."""
+    width = sig.shape[1]
+    for k in range(first.shape[0]):
+        a, b = sig[first[k]], sig[second[k]]
+        same = 0
+        for p in range(width):
+            if a[p] == b[p]:
+                same += 1
+        out[k] = np.float32(same / width)
+
+
+@njit(cache=True, nogil=True)
 def pair_jaccard(flat, offsets, first, second, out):  # pragma: no cover (compiled)
     """Exact Jaccard of the shingle sets of texts first[k] and second[k]; `flat` is sorted within each text."""
     for k in range(first.shape[0]):

@@ -1,6 +1,7 @@
 """Exact and near-duplicate removal, survivor policy, incremental index, and benchmark decontamination."""
 
 import json
+import unicodedata
 
 import numpy as np
 import pytest
@@ -357,3 +358,34 @@ def test_a_large_bucket_pairs_each_record_with_its_first_and_preceding_records_o
     assert pairs == expected and len(pairs) == 1 + 2 + 3 + 5 * 4  # from the 5th on: 2 first, 2 before
     small = {tuple(p) for p in split_keys(bucket_pairs(members.filter(pl.col("rank") < 5), ["rank"], 2)).tolist()}
     assert small == {(rows[q], rows[p]) for p in range(5) for q in range(p)}, "up to 2k + 1 members: every pair"
+
+
+def _reference_tokens(text: str, cjk: bool) -> list[int]:
+    """FNV-1a hashes of the NFKC-folded, lowercased word tokens (word characters for CJK), one text at a time."""
+    import re
+
+    folded = unicodedata.normalize("NFKC", text).lower()
+    out = []
+    for token in re.findall(r"\w" if cjk else r"\w+", folded):
+        h = 0xCBF29CE484222325
+        for byte in token.encode():
+            h = ((h ^ byte) * 0x100000001B3) % (1 << 64)
+        out.append(h)
+    return out
+
+
+def test_token_batch_routes_each_text_by_script_and_cjk_flag():
+    """A batch mixing ASCII, accented, Arabic, Hindi and CJK texts (one CJK-flagged text all ASCII, one full-width)
+    is cut exactly as each text alone would be, whichever path its row took. Python's word class leaves out the
+    Devanagari vowel signs that polars counts as word characters, so Hindi is checked against itself alone."""
+    texts = ["Metformin 500 mg twice daily for type 2 diabetes", "¿Cuál es el tratamiento de la neumonía?",
+             "糖尿病患者应定期监测血糖 HbA1c", "ما هو علاج ارتفاع ضغط الدم", "मधुमेह का उपचार क्या है",
+             "ＡＢＣ ﬁbrosis", "", "abc def", "高血压 (A) CD34", "Hypertension: ACE inhibitors"]
+    cjk = np.array([False, False, True, False, False, False, False, True, True, False])
+    flat, offsets = mh.token_batch(texts, cjk)
+    for i, (text, flag) in enumerate(zip(texts, cjk)):
+        alone_flat, alone_offsets = mh.token_batch([text], np.array([flag]))
+        assert flat[offsets[i]: offsets[i + 1]].tolist() == alone_flat.tolist(), text
+        if not any(unicodedata.category(ch).startswith("M") for ch in text):
+            assert alone_flat.tolist() == _reference_tokens(text, flag), text
+    assert len(flat[offsets[4]: offsets[5]]) == 5  # the Hindi words stay whole
