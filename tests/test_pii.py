@@ -617,3 +617,27 @@ def test_types_and_fixed_regions_are_options():
     assert Pii(Pii.Config(types=["EMAIL"])).scrub(text, {}, "en") == "Call 020 7946 0958 or write to <EMAIL>"
     # a Spanish-language record whose numbers are known to be British
     assert Pii(Pii.Config(phone_regions=["GB"])).scrub("Llame al 0161 496 0123", {}, "es") == "Llame al <PHONE>"
+
+
+def test_digit_class_is_exactly_what_isdigit_accepts():
+    """The digit count that lets number passes skip a text must never undercount: its class is checked
+    against `str.isdigit` over every code point, and the count against a plain loop on mixed scripts."""
+    import sys
+
+    from curation.phi.digits import DIGIT, digits_at_least
+
+    assert [c for c in range(sys.maxunicode + 1) if chr(c).isdigit() != bool(DIGIT.fullmatch(chr(c)))] == []
+    for text in ["Tel. ٠١٢٣٤٥٦٧٨٩", "血压 120/80 mmHg", "BMI 31 kg/m²; HbA1c 7·2%", "नंबर ९८७६५४३२१०", "no digits"]:
+        for n in range(0, 12):
+            assert digits_at_least(text, n) == (sum(ch.isdigit() for ch in text) >= n), (text, n)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Paciente con DNI 12345678Z y NIE X1234567L.", ["<ID>", "<ID>"]),
+    ("SSN 123-45-6789 on file.", ["<ID>"]),
+    ("Lives at 221 Baker Street, London.", ["<ADDRESS>"]),
+])
+def test_digit_hinted_passes_still_run_where_digits_are(step, text, expected):
+    """ID and address passes now run only on texts with enough digits; texts that have them are still scrubbed."""
+    out = step.scrub(text, {}, None)
+    assert re.findall(r"<[A-Z_]+>", out) == expected, out

@@ -20,6 +20,8 @@ import re
 
 from phonenumbers import Leniency, PhoneNumberMatcher
 
+from .digits import digits_at_least
+
 # Where a language is spoken, the regions whose national formats its texts use (first is most likely).
 LANG_REGIONS: dict[str, tuple[str, ...]] = {
     "en": ("US", "GB", "IE", "IN", "AU", "NZ", "ZA"),
@@ -128,7 +130,7 @@ class PhoneFinder:
 
     def find(self, text: str, lang: str | None = None) -> list[tuple[int, int]]:
         """Start and end of every telephone number in `text`, in order."""
-        if not _digits_at_least(text, 7):
+        if not digits_at_least(text, 7):
             return []
         regions: tuple[str, ...] | None = self.regions
         found: list[tuple[int, int]] = []
@@ -196,15 +198,4 @@ def _runs(text: str) -> list[tuple[int, str]]:
             last = cut.end()
         out.append((start + last, run[last:]))
     return out
-
-
-def _digits_at_least(text: str, n: int) -> bool:
-    """Whether the text holds n digits at all: most medical sentences do not, and they skip the scan."""
-    count = 0
-    for ch in text:
-        if ch.isdigit():
-            count += 1
-            if count >= n:
-                return True
-    return False
 

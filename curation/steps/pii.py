@@ -29,6 +29,7 @@ from pydantic import Field
 
 from curation.phi import dates, emails, names, urls
 from curation.phi.dates import DATE_OF_BIRTH, EVENT_DATE
+from curation.phi.digits import digits_at_least
 from curation.phi.emails import EMAIL
 from curation.phi.names import LABELLED_NAME, TITLED_NAME
 from curation.phi.phones import KEYWORD_WINDOW, PhoneFinder, phone_word_before
@@ -81,12 +82,14 @@ TITLE_NAME: tuple[str, str] = _number_keywords(_SOURCES + [("NAME", TITLED_NAME)
 PHONE = "PHONE"
 DATED = ("DATE", "DATE_OF_BIRTH")
 # What a text must hold for a type's pass to run on it: one of these lower-case substrings, a match of this
-# expression, or (None) nothing. A substring test costs far less than the type's own pattern.
-HINTS: dict[str, tuple[str, ...] | re.Pattern | None] = {
+# expression, at least this many digits, or (None) nothing. A hint costs far less than the type's own pattern.
+# Every national ID format holds 7 digits or more (a NIE has 7, an SSN 9, a Chinese ID 17); an address a number.
+Hint = tuple[str, ...] | re.Pattern | int | None
+HINTS: dict[str, Hint] = {
     "EMAIL": emails.HINTS, "URL": urls.HINTS, "DATE_OF_BIRTH": dates.BIRTH_HINTS, "DATE": dates.EVENT_HINTS,
     "MRN": ("mrn", "record", "chart", "hospital", "patient", "historia", "nhc", "dossier", "ipp", "病历", "病歷",
             "住院", "病案", "门诊", "門診", "就诊", "رقم"),
-    "ID": None, "IP": re.compile(r"\d\.\d{1,3}\.\d|[0-9a-fA-F]:[0-9a-fA-F]{0,4}:"), "ADDRESS": None,
+    "ID": 7, "IP": re.compile(r"\d\.\d{1,3}\.\d|[0-9a-fA-F]:[0-9a-fA-F]{0,4}:"), "ADDRESS": 1,
     "NAME": names.HINTS,
 }
 
@@ -95,11 +98,13 @@ HINTS: dict[str, tuple[str, ...] | re.Pattern | None] = {
 class _Pass:
     kind: str
     pattern: re.Pattern
-    hints: tuple[str, ...] | re.Pattern | None
+    hints: Hint
 
     def applies(self, text: str, lower: str) -> bool:
         if self.hints is None:
             return True
+        if isinstance(self.hints, int):
+            return digits_at_least(text, self.hints)
         if isinstance(self.hints, re.Pattern):
             return self.hints.search(text) is not None
         return any(h in lower for h in self.hints)
