@@ -242,20 +242,23 @@ class Texts:
     Arrow arrays (no Python object per text): one shard's from the texts phase, or the run's, joined."""
 
     positions: np.ndarray
-    text: pa.Array
-    user: pa.Array
-    assistant: pa.Array
-    source: pa.Array
+    text: pa.Array | pa.ChunkedArray
+    user: pa.Array | pa.ChunkedArray
+    assistant: pa.Array | pa.ChunkedArray
+    source: pa.Array | pa.ChunkedArray
 
     @classmethod
     def joined(cls, tables: list[tuple[int, Texts]], starts: dict[int, int]) -> Texts:
-        """The shards' tables as one, positions made run-wide (`starts`: each shard's first row)."""
+        """The shards' tables as one, positions made run-wide (`starts`: each shard's first row). The arrays are
+        chained, not copied: the shards' tables stay alive with the caller, and a copy would hold every text
+        twice through the verification."""
         parts = [t for _, t in tables]
         if not parts:
             empty = pa.array([], pa.large_string())
             return cls(np.zeros(0, np.int64), empty, empty, empty, empty)
         return cls(np.concatenate([starts[k] + t.positions for k, t in tables]),
-                   *(pa.concat_arrays([getattr(t, f) for t in parts]) for f in ("text", "user", "assistant", "source")))
+                   *(pa.chunked_array([getattr(t, f) for t in parts], pa.large_string())
+                     for f in ("text", "user", "assistant", "source")))
 
     def at(self, rows: np.ndarray) -> np.ndarray:
         """Where run-wide `rows` sit in this table (they must be in it)."""
@@ -294,7 +297,8 @@ def pair_jaccard_of(config: DedupeConfig, texts: pa.Array, cjk: np.ndarray, firs
     inverse = np.empty(len(texts), dtype=np.int64)
     inverse[used] = np.arange(len(used))
     inverse = inverse[both]
-    flat, offsets = mh.shingle_batch(texts.take(pa.array(used)).to_pylist(), np.asarray(cjk, dtype=bool)[used],
+    chosen = pc.take(texts, pa.array(used), memory_pool=mh.arrow_pool()).to_pylist()
+    flat, offsets = mh.shingle_batch(chosen, np.asarray(cjk, dtype=bool)[used],
                                      max(1, config.ngram - shorter), max(1, config.char_ngram - shorter))
     return mh.pair_jaccard(flat, offsets, inverse[: len(first)], inverse[len(first):], copy=False)
 
@@ -544,10 +548,12 @@ class Dedupe(PhasedStep):
         positions = need.get(shard, np.zeros(0, np.int64))
         chosen = [records[i] for i in positions.tolist()]
         roles = [mh.role_texts(r, c.key) for r in chosen]
-        return Texts(positions, pa.array([mh.record_text(r, c.key, c.field) for r in chosen], pa.large_string()),
-                     pa.array([u for u, _ in roles], pa.large_string()),
-                     pa.array([a for _, a in roles], pa.large_string()),
-                     pa.array([r["source"] for r in chosen], pa.large_string()))
+        pool = mh.arrow_pool()
+        return Texts(positions, pa.array([mh.record_text(r, c.key, c.field) for r in chosen], pa.large_string(),
+                                         memory_pool=pool),
+                     pa.array([u for u, _ in roles], pa.large_string(), memory_pool=pool),
+                     pa.array([a for _, a in roles], pa.large_string(), memory_pool=pool),
+                     pa.array([r["source"] for r in chosen], pa.large_string(), memory_pool=pool))
 
     def band_params(self) -> tuple[int, int]:
         c = self.config
