@@ -4,8 +4,7 @@ Run: .venv/bin/python benchmarks/run.py [--records 500000] [--workers 2]
 
 Reports wall time, peak memory (PSS of the `medcurate run` process and its workers) and records per second of the
 first run, the time of the second run as a share of the first (target: under 5%), and the first run's time
-per stage (from the times the work dir's entries finished; the per-record steps run as one chain and count as
-one stage, with each step's own seconds of work listed after).
+per stage (from the times the work dir's entries finished).
 """
 
 from __future__ import annotations
@@ -62,34 +61,15 @@ def recipe(workers: int) -> dict:
 
 def stage_ends(folder: Path) -> list[tuple[float, str]]:
     """When each stage of a run ended, in order, from the times the work dir's entries finished (reading each
-    source, then each step; the mixture and export end with the manifest). Steps run as one chain commit
-    together at its end, so they are one stage, named by all of them."""
-    ends: list[tuple[float, str]] = []
+    source, then each step; the mixture and export end with the manifest)."""
+    ends = []
     for done in [*(folder / "work" / "read").glob("*/done.json"), *(folder / "work" / "steps").glob("*/done.json")]:
         info = orjson.loads(done.read_bytes())
         ends.append((info["finished"], "read" if done.parent.parent.name == "read" else info.get("id", info["step"])))
-    ends.sort()
-    merged: list[tuple[float, str]] = []
-    for end, name in ends:
-        if merged and name != "read" and merged[-1][1] != "read" and end - merged[-1][0] < 1.0:
-            merged[-1] = (end, f"{merged[-1][1]} + {name}")
-        else:
-            merged.append((end, name))
     manifest = folder / "out" / "manifest.json"
     if manifest.exists():
-        merged.append((manifest.stat().st_mtime, "mixture + export"))
-    return merged
-
-
-def chained_seconds(folder: Path) -> list[tuple[str, float]]:
-    """Each chained step's own seconds of work, summed over the worker processes (a chain's stage time is
-    shared by its steps, so this says which of them costs what)."""
-    rows = []
-    for done in sorted((folder / "work" / "steps").glob("*/done.json")):
-        info = orjson.loads(done.read_bytes())
-        if "worker_seconds" in info:
-            rows.append((info.get("id", info["step"]), info["worker_seconds"]))
-    return rows
+        ends.append((manifest.stat().st_mtime, "mixture + export"))
+    return sorted(ends)
 
 
 def step_seconds(folder: Path, started: float) -> list[tuple[str, float]]:
@@ -127,7 +107,6 @@ def main() -> None:
     started = time.time()
     first, peak = timed_run(folder)
     steps = step_seconds(folder, started)
-    chained = chained_seconds(folder)
     second, _ = timed_run(folder)
     manifest = orjson.loads((folder / "out" / "manifest.json").read_bytes())
     kept = manifest["ledger"]["dedupe"]["kept"]
@@ -138,10 +117,6 @@ def main() -> None:
     print("\n| first run, stage | seconds | records/s |\n|---|---:|---:|")
     for name, seconds in steps:
         print(f"| {name} | {seconds:.1f} | {args.records / max(seconds, 1e-9):,.0f} |")
-    if chained:
-        print("\n| chained step | seconds of work, both workers together |\n|---|---:|")
-        for name, seconds in chained:
-            print(f"| {name} | {seconds:.1f} |")
     print(f"kept after dedupe: {kept:,}; stage1 train {manifest['stages']['stage1']['train']:,}, "
           f"stage2 train {manifest['stages']['stage2']['train']:,}")
 

@@ -133,21 +133,15 @@ def driver_run(folder: Path, executor: str) -> tuple[float, float, float, float]
 
 def step_seconds(folder: Path, executor: str, started: float) -> dict[str, float]:
     """Each step's wall time, from when its work-dir entry (and the one before) was committed; the mixture
-    and export until the manifest, written last. Steps run as one chain commit together, within a second,
-    and are one stage named by all of them."""
+    and export until the manifest, written last."""
     entries = sorted((folder / executor / "work" / "steps").glob("[0-9]*"))
     reads = list((folder / executor / "work" / "read").glob("*/done.json"))
     out, before = {}, max((p.stat().st_mtime for p in reads), default=started)
     out["read"] = before - started
-    stage, stage_end = "", before
     for entry in entries:
-        done, name = (entry / "done.json").stat().st_mtime, entry.name.split("-")[1]
-        if stage and done - stage_end < 1.0:
-            out[f"{stage}+{name}"] = out.pop(stage) + done - stage_end
-            stage = f"{stage}+{name}"
-        else:
-            out[name], stage = done - stage_end, name
-        before = stage_end = done
+        done = (entry / "done.json").stat().st_mtime
+        out[entry.name.split("-")[1]] = done - before
+        before = done
     out["mixture+export"] = (folder / executor / "out" / "manifest.json").stat().st_mtime - before
     return out
 

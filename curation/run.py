@@ -35,7 +35,6 @@ from .plan import (
 )
 from .recipe.load import LoadedRecipe
 from .steps import get_step
-from .steps.base import Step
 from .workdir import Entry, WorkDir, fingerprint
 
 # where a recipe runs and keeps its files: not part of what it builds, so not of its hash
@@ -167,35 +166,16 @@ def _run_steps(plan: Plan, loaded: LoadedRecipe, ctx: RunContext, work: WorkDir,
     if resume >= 0:
         say(f"steps up to '{plan.steps[resume].id}' cached")
     tags_of = _tags_of(loaded)
-    for s in plan.steps[: resume + 1]:
-        result.reused.append(s.id)
-        _load_ledger(result.ledger, s.entry)
-    for chain in _chains(plan.steps[resume + 1: stop + 1], runner):
-        planned = chain[0][0]
-        say(f"{planned.id}: running on {sum(e.info()['records'] for e in inputs):,} records"
-            + (f", chained with {', '.join(p.id for p, _ in chain[1:])}" if len(chain) > 1 else ""))
-        if len(chain) == 1:
-            entries = [runner().run_step(planned, chain[0][1], ctx, inputs, work, tags_of, progress)]
+    for s in plan.steps[: stop + 1]:
+        if s.index <= resume:
+            result.reused.append(s.id)
         else:
-            entries = runner().run_chain(chain, ctx, inputs, work, progress)
-        for (s, _), _entry in zip(chain, entries, strict=True):
+            step = get_step(s.name).from_dict(s.options)
+            say(f"{s.id}: running on {sum(e.info()['records'] for e in inputs):,} records")
+            inputs = [runner().run_step(s, step, ctx, inputs, work, tags_of, progress)]
             result.ran.append(s.id)
-            _load_ledger(result.ledger, s.entry)
-        inputs = [entries[-1]]
+        _load_ledger(result.ledger, s.entry)
     return inputs
-
-
-def _chains(steps: list[PlannedStep], runner: Runner) -> list[list[tuple[PlannedStep, Step]]]:
-    """The steps to run, grouped: runs of steps the executor can chain (consecutive per-record steps over
-    every record, locally) form one group each; every other step is a group of its own."""
-    groups: list[list[tuple[PlannedStep, Step]]] = []
-    for s in steps:
-        step = get_step(s.name).from_dict(s.options)
-        if groups and runner().chainable(s, step) and runner().chainable(*groups[-1][-1]):
-            groups[-1].append((s, step))
-        else:
-            groups.append([(s, step)])
-    return groups
 
 
 def _mix_and_export(loaded: LoadedRecipe, inputs: list[Entry], runner: Runner,

@@ -239,8 +239,7 @@ def test_step_limited_to_sources_leaves_the_others_alone(tmp_path):
 
 
 def test_a_killed_run_resumes_after_the_last_finished_step(tmp_path):
-    """Kill -9 while langid runs on a larger input; the rerun reuses the finished steps and matches a clean run.
-    langid is limited to the one source, which keeps it out of a chain: normalize finishes on its own first."""
+    """Kill -9 while langid runs on a larger input; the rerun reuses the finished steps and matches a clean run."""
     rows = []
     for i in range(3000):
         rows.append({"messages": [
@@ -253,8 +252,7 @@ def test_a_killed_run_resumes_after_the_last_finished_step(tmp_path):
     write_jsonl(folder / "data" / "cases.jsonl", rows)
     recipe = {"name": "big", "work_dir": "work", "output": "out", "workers": 1,
               "sources": [{"path": "data/cases.jsonl"}],
-              "steps": [{"step": "normalize"}, {"step": "langid", "sources": ["cases"]}, {"step": "pii"},
-                        {"step": "quality"}],
+              "steps": [{"step": "normalize"}, {"step": "langid"}, {"step": "pii"}, {"step": "quality"}],
               "mixture": {"stage1": {"validation": 0.05}}}
     path = folder / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe))
@@ -279,54 +277,6 @@ def test_a_killed_run_resumes_after_the_last_finished_step(tmp_path):
     run_recipe(load_recipe(clean / "recipe.yaml"))
     a, b = files_of(folder / "out"), files_of(clean / "out")
     assert [k for k in a if a[k] != b.get(k)] == []
-
-
-def entry_contents(work: Path) -> dict[str, tuple]:
-    """Each step entry's records (in order), rejects and ledger, by step id."""
-    import pyarrow.parquet as pq
-
-    out = {}
-    for entry in sorted((work / "steps").iterdir()):
-        parts = sorted((entry / "records.parquet").glob("*.parquet")) if (entry / "records.parquet").is_dir() \
-            else [entry / "records.parquet"]
-        records = [r for part in parts for r in pq.read_table(part).to_pylist()]
-        out[entry.name.split("-")[1]] = (records, (entry / "rejects.jsonl").read_bytes(),
-                                         json.loads((entry / "ledger.json").read_bytes()))
-    return out
-
-
-def test_chained_steps_write_what_each_step_run_alone_writes(tmp_path, monkeypatch):
-    """normalize, langid, pii and quality run as one pass over the shards (read once, not four times); each
-    step's entry must hold what running it alone gives: the same records in the same order, rejects and ledger,
-    with shards of 40 records across seven multilingual sources, one source's shard emptied by quality."""
-    monkeypatch.setattr("curation.executors.local.SHARD_ROWS", 40)
-    refusals = [{"messages": [
-        {"role": "user", "content": f"What is the dose of paracetamol for an adult with fever, case {i}?"},
-        {"role": "assistant", "content": "As an AI language model, I cannot provide medical advice."}]}
-        for i in range(40)]
-
-    def recipe_in(folder: Path) -> Path:
-        path = small_recipe(folder)
-        write_jsonl(folder / "data" / "refusals.jsonl", refusals)
-        recipe = yaml.safe_load(path.read_text(encoding="utf-8"))
-        recipe["sources"].insert(0, {"path": "data/refusals.jsonl", "license": "CC-BY-4.0", "tags": ["qa"]})
-        recipe["workers"] = 2
-        path.write_text(yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True), encoding="utf-8")
-        return path
-
-    chained = run_recipe(load_recipe(recipe_in(tmp_path / "chained")))
-    alone_path = recipe_in(tmp_path / "alone")
-    for step in ("normalize", "langid", "pii", "quality"):  # each run runs just the next step
-        assert run_recipe(load_recipe(alone_path), until=step).ran[-1] == step
-    run_recipe(load_recipe(alone_path))
-    a, b = entry_contents(tmp_path / "chained" / "work"), entry_contents(tmp_path / "alone" / "work")
-    assert list(a) == ["normalize", "langid", "pii", "quality", "dedupe"] and a == b
-    assert a["quality"][2]["quality"]["reasons"]["refusal or model boilerplate"] >= 40
-    done = json.loads(next((tmp_path / "chained" / "work" / "steps").glob("03-quality-*/done.json")).read_bytes())
-    assert done["worker_seconds"] > 0 and "quality" in chained.ran  # it did run in the chain
-    out_a, out_b = files_of(tmp_path / "chained" / "out"), files_of(tmp_path / "alone" / "out")
-    out_b["rejects.jsonl"] = out_b["rejects.jsonl"].replace(b"/alone/data/", b"/chained/data/")  # the read rejects name their file
-    assert [k for k in out_a if out_a[k] != out_b.get(k)] == []
 
 
 def test_the_train_section_is_in_the_schema_and_its_errors_have_lines(tmp_path):

@@ -31,14 +31,6 @@ class Executor(Protocol):
         `inputs` (in order) and commit its entry; records out of the step's scope pass through after the ones
         it saw."""
 
-    def chainable(self, planned: PlannedStep, step: Step) -> bool:
-        """Whether the step may run in one pass with the chainable steps next to it (`run_chain`)."""
-
-    def run_chain(self, chain: list[tuple[PlannedStep, Step]], ctx: RunContext, inputs: list[Entry], work: WorkDir,
-                  progress: Progress | None) -> list[Entry]:
-        """Consecutive chainable steps, each set up with the run's context, over the records of `inputs`; every
-        step's entry committed as `run_step` would commit it. The entries, in chain order."""
-
     def write_mixture(self, inputs: list[Entry], stages: dict[str, Stage], seed: int, tags_of: dict[str, list[str]],
                       out: Path, shard_size: int) -> dict[str, StageMix]:
         """Plan every stage's mix over the records of `inputs` and write its shards under `out`/data; returns

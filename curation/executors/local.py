@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from ..workdir import SHARD_ROWS, Entry, WorkDir
 from .base import Progress, T
 from .local_mixture import write_mixture
 from .shard_pool import ShardPool
-from .shards import ChainWorker, Scope, ShardWorker, commit_shards, run_chain_worker, run_worker, shards_of
+from .shards import Scope, ShardWorker, commit_shards, run_worker, shards_of
 from .shards import run_map as shard_map
 
 
@@ -87,23 +86,6 @@ def run_sharded(planned: PlannedStep, step: RecordStep | ShardedStep | PhasedSte
         return commit_shards(pending, planned, step, stats)
 
 
-def run_chain(chain: list[tuple[PlannedStep, RecordStep]], inputs: list[Entry], work: WorkDir, pool: ShardPool,
-              progress: Progress | None) -> list[Entry]:
-    """Consecutive per-record steps over every record (no source or tag scope), in one pass over the shards:
-    each shard is read once instead of once per step, and each step's entry is written and committed as if it
-    had run alone (the same records, rejects and ledger; see ChainWorker)."""
-    with ExitStack() as stack:
-        pendings = [stack.enter_context(work.pending(planned.entry)) for planned, _ in chain]
-        for pending in pendings:
-            (pending.folder / "records.parquet").mkdir()
-        shards = shards_of(inputs)
-        tick = progress(" + ".join(planned.id for planned, _ in chain), len(shards)) if progress else None
-        links = [(step, planned.id, pending.folder) for (planned, step), pending in zip(chain, pendings)]
-        per_shard = pool.map(run_chain_worker, ChainWorker(links), shards, tick)
-        return [commit_shards(pending, planned, step, [rows[k] for rows in per_shard])
-                for k, ((planned, step), pending) in enumerate(zip(chain, pendings))]
-
-
 class LocalExecutor:
     """Every step that can runs shard by shard from the work dir, so the records never all sit in one list;
     global steps that need their records together (LLM steps, review, pairs) get them in this process."""
@@ -127,20 +109,6 @@ class LocalExecutor:
             scope = Scope(planned.sources, planned.tags, tags_of)
             return run_sharded(planned, step, inputs, work, scope, self.pool, progress)
         return run_in_process(planned, step, entry_records(inputs), work, tags_of, ctx.workers, progress)[1]
-
-    def chainable(self, planned: PlannedStep, step: Step) -> bool:
-        """Whether the step can run in a chain with its per-record neighbours: it is per record and sees every
-        record (a scoped step passes the others through after its own, which reorders the next step's shards)."""
-        return isinstance(step, RecordStep) and not planned.sources and not planned.tags
-
-    def run_chain(self, chain: list[tuple[PlannedStep, Step]], ctx: RunContext, inputs: list[Entry], work: WorkDir,
-                  progress: Progress | None) -> list[Entry]:
-        for _, step in chain:
-            step.setup(ctx)
-        if self.pool is None or self.pool.workers != ctx.workers:
-            self.close()
-            self.pool = ShardPool(ctx.workers)
-        return run_chain(chain, inputs, work, self.pool, progress)  # type: ignore[arg-type]
 
     def write_mixture(self, inputs: list[Entry], stages: dict[str, Stage], seed: int, tags_of: dict[str, list[str]],
                       out: Path, shard_size: int) -> dict[str, StageMix]:

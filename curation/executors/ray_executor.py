@@ -80,18 +80,6 @@ class RayExecutor:
         """`fn` in a task on this node (it writes the output folder), so its memory is not the driver's."""
         return self.ray.get(self.ray.remote(fn).options(scheduling_strategy=self.here).remote(*args))
 
-    def chainable(self, planned: PlannedStep, step: Step) -> bool:
-        """Ray Data streams each step over the cluster as its own pass; steps are not chained here."""
-        return False
-
-    def run_chain(self, chain: list[tuple[PlannedStep, Step]], ctx: RunContext, inputs: list[Entry], work: WorkDir,
-                  progress: Progress | None) -> list[Entry]:
-        entries: list[Entry] = []
-        for planned, step in chain:
-            entries.append(self.run_step(planned, step, ctx, inputs, work, {}, progress))
-            inputs = [entries[-1]]
-        return entries
-
     def run_step(self, planned: PlannedStep, step: Step, ctx: RunContext, inputs: list[Entry], work: WorkDir,
                  tags_of: dict[str, list[str]], progress: Progress | None) -> Entry:
         scope = Scope(planned.sources, planned.tags, tags_of)

@@ -8,7 +8,6 @@ outside the step's scope.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -133,35 +132,6 @@ def run_worker(worker: ShardWorker, shard: Shard) -> dict[str, Any]:
     return worker.run(shard)
 
 
-class ChainWorker:
-    """Consecutive per-record steps over all records, one shard at a time: the shard is read once and goes
-    through every step in memory, and each step's kept records and rejects are written to that step's own
-    entry, as if it had run alone. `links`: each step, its id in the recipe and its entry's folder."""
-
-    def __init__(self, links: list[tuple[RecordStep, str, Location]]):
-        self.links = links
-        for step, _, _ in links:
-            step.load_resources()
-
-    def run(self, shard: Shard) -> list[dict[str, Any]]:
-        """Each step's counts for this shard, in chain order, with its seconds of work."""
-        records = shard.records()
-        rows = []
-        for step, name, out in self.links:
-            started = time.perf_counter()
-            kept, rejected = process_records(step, records) if records else ([], [])
-            check_identities(name, records, kept + [rec for rec, _ in rejected], [], False)
-            write_shard(out, shard.index, name, kept, [], rejected)
-            rows.append({**stats_row(shard.index, len(records), len(kept), 0, rejected),
-                         "seconds": time.perf_counter() - started})
-            records = kept
-        return rows
-
-
-def run_chain_worker(worker: ChainWorker, shard: Shard) -> list[dict[str, Any]]:
-    return worker.run(shard)
-
-
 def map_phase(step: PhasedStep, method: str, state: Any, shard: Shard, scope: Scope) -> Any:
     """One shard's table of a map phase, over the shard's records in the step's scope."""
     chosen, _ = scope.split(shard.records())
@@ -189,7 +159,5 @@ def commit_shards(pending: Pending, planned: PlannedStep, step: Step, stats: lis
         leftover.remove()
     ledger = Ledger()
     ledger.account(planned.id, records_in=n_in, kept=kept, added=added, reasons=reasons)
-    info = {**planned.describe(), "summary": step.summary(), "passed_through": others}
-    if stats and "seconds" in stats[0]:  # run in a chain: its own share of the chain's time, over all workers
-        info["worker_seconds"] = round(sum(row["seconds"] for row in stats), 3)
-    return pending.commit_written(kept + others, ledger, info)
+    return pending.commit_written(kept + others, ledger, {**planned.describe(), "summary": step.summary(),
+                                                          "passed_through": others})
