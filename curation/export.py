@@ -34,8 +34,8 @@ from .errors import MedcurateError
 from .mixture import StageMix
 from .preference import trl_rows
 from .recipe.model import Export
-from .record import ARROW_SCHEMA, from_table, to_table
-from .stats import compute_stats, plot_stats, preference_stats
+from .record import ARROW_SCHEMA, canonical, from_table, to_table
+from .stats import compute_stats, lengths, plot_stats, preference_stats
 from .steps.base import Record
 from .storage import Location
 from .workdir import SHARD_ROWS, file_digest, fingerprint
@@ -123,6 +123,22 @@ def write_part(records: list[Record], replay: Iterable[bool], replay_from: str |
     pq.write_table(to_table(marked), path, compression="zstd")
 
 
+def write_part_table(table: pa.Table, replay: list[bool], replay_from: str | None, path: Path) -> None:
+    """`write_part` for rows already in the canonical Arrow form (cut from the work dir's shards): the same
+    bytes, without turning every row into a Python record and back. Only replayed rows' meta is rewritten."""
+    table = canonical(table)
+    if any(replay):
+        at = table.schema.get_field_index("meta")
+        meta = table["meta"].to_pylist()
+        for k, again in enumerate(replay):
+            if again:
+                marked = {**(orjson.loads(meta[k]) if meta[k] else {}), "replay_from": replay_from}
+                meta[k] = orjson.dumps(marked, option=orjson.OPT_SORT_KEYS).decode()
+        table = table.set_column(at, "meta", pa.array(meta, pa.string()))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table.combine_chunks(), path, compression="zstd")
+
+
 def split_files(out: Path, stage: str, split: str) -> list[Path]:
     return sorted((out / "data" / stage).glob(f"{split}-*.parquet"))
 
@@ -198,9 +214,10 @@ def export_stages(mixes: dict[str, StageMix], out: Path, cfg: Export, title: str
         files = {split: split_files(out, name, split) for split in mix.split_sizes()}
         configs.append({"config_name": name, "data_files": [{"split": split, "path": f"data/{name}/{split}-*.parquet"}
                                                             for split in files]})
-        stats[name] = {split: compute_stats(paths) for split, paths in files.items()}
+        measured = {split: lengths(paths) for split, paths in files.items()}
+        stats[name] = {split: compute_stats(paths, measured[split]) for split, paths in files.items()}
         if cfg.charts and mix.report["train"]:
-            plot_stats(files["train"], out / "charts" / name)
+            plot_stats(files["train"], out / "charts" / name, measured["train"])
         if mix.kind is not None:  # measured on the canonical shards, then rewritten in TRL's columns
             for split, paths in files.items():
                 stats[name][split]["preference"] = preference_stats(paths)

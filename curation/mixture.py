@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import orjson
 import polars as pl
 import pyarrow as pa
 
@@ -158,6 +159,28 @@ def take(pool: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
         return pool[:0]
     full, rest = divmod(k, n)
     return np.concatenate([np.tile(pool, full), pool[np.sort(rng.choice(n, size=rest, replace=False))]])
+
+
+def selection_fields(stages: dict[str, Stage]) -> list[str]:
+    """The record fields `selects` and `group_of` read under these stages: a shard read for them alone skips
+    decoding every conversation. Preference stages key records by prompt (meta, else the messages)."""
+    fields = {"source", "task", "lang"}
+    for stage in stages.values():
+        fields.update(path.split(".")[0] for path in stage.min_scores)
+        if stage.reviewed == "accepted":
+            fields.add("meta")
+        if stage.kind() is not None:
+            fields.update(("meta", "messages"))
+    return sorted(fields)
+
+
+def selection_records(table: pa.Table) -> list[Record]:
+    """Partial records from a shard read for `selection_fields`: those fields only, meta decoded."""
+    rows = table.to_pylist()
+    if "meta" in table.column_names:
+        for r in rows:
+            r["meta"] = orjson.loads(r["meta"]) if r["meta"] else {}
+    return rows
 
 
 def selected_rows(stages: dict[str, Stage], records: list[Record], tags_of: dict[str, list[str]],

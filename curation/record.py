@@ -272,11 +272,18 @@ def to_table(records: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pydict(cols, schema=ARROW_SCHEMA)
 
 
+def canonical(table: pa.Table) -> pa.Table:
+    """A stored table in the canonical schema, column order and nested names included (a work dir written
+    before preference records existed lacks their column)."""
+    if "preference" not in table.column_names:
+        table = table.append_column(pa.field("preference", PREFERENCE_TYPE), pa.nulls(table.num_rows, PREFERENCE_TYPE))
+    # cast even when equal: parquet names a list's items "element", Arrow "item", and a rewritten file keeps them
+    return table.select(list(FIELDS)).cast(ARROW_SCHEMA)
+
+
 def from_table(table: pa.Table) -> list[dict[str, Any]]:
     """An Arrow table of the canonical schema back to record dicts."""
-    if "preference" not in table.column_names:  # written before preference records existed
-        table = table.append_column(pa.field("preference", PREFERENCE_TYPE), pa.nulls(table.num_rows, PREFERENCE_TYPE))
-    rows = table.select(list(FIELDS)).to_pylist()
+    rows = canonical(table).to_pylist()
     for r in rows:
         r["meta"] = orjson.loads(r["meta"]) if r["meta"] else {}
         r["mcq"] = _mcq_from_arrow(r["mcq"])

@@ -53,8 +53,10 @@ def lengths_of(frame: pl.LazyFrame) -> pl.DataFrame:
         content.str.count_matches(WORD).alias("words")).collect()
 
 
-def compute_stats(data: pa.Table | list[Path]) -> dict[str, Any]:
-    df = lengths(data)
+def compute_stats(data: pa.Table | list[Path], measured: pl.DataFrame | None = None) -> dict[str, Any]:
+    """Counts by source, language and task, and length distributions; `measured`: `lengths(data)` when the
+    caller has it (an export measures each split once for its statistics and its charts)."""
+    df = lengths(data) if measured is None else measured
     return {
         "records": df.height,
         "by_source": _counts(df, "source"),
@@ -103,8 +105,8 @@ def reject_report(rejects: list[dict[str, Any]], examples: int = 2) -> dict[str,
     return {step: dict(sorted(v.items(), key=lambda kv: -kv[1]["count"])) for step, v in report.items()}
 
 
-def plot_stats(data: pa.Table | list[Path], out_dir: str | Path) -> list[Path]:
-    """PNG charts: language, source and task mix, and length histograms."""
+def plot_stats(data: pa.Table | list[Path], out_dir: str | Path, measured: pl.DataFrame | None = None) -> list[Path]:
+    """PNG charts: language, source and task mix, and length histograms; `measured` as in compute_stats."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -112,7 +114,7 @@ def plot_stats(data: pa.Table | list[Path], out_dir: str | Path) -> list[Path]:
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    df = lengths(data)
+    df = lengths(data) if measured is None else measured
     written = []
     for col, title in (("lang", "Records by language"), ("source", "Records by source"), ("task", "Records by task")):
         counts = _counts(df, col)
@@ -127,7 +129,7 @@ def plot_stats(data: pa.Table | list[Path], out_dir: str | Path) -> list[Path]:
         written.append(path)
     for col, label in (("chars", "characters"), ("words", "words")):
         fig, ax = plt.subplots(figsize=(7, 3.5))
-        values = df[col].to_list()
+        values = df[col].to_numpy()  # an array: matplotlib reshapes a list of 10^5 numbers element by element
         ax.hist(values, bins=min(50, max(5, len(values) // 5)), color="#81a4cd")
         ax.set_title(f"Length in {label}")
         ax.set_xlabel(label)

@@ -17,10 +17,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..export import SPLITS, part_path, parts_of, write_part
-from ..mixture import SELECTED, StageMix, mix_all, selected_rows
+from ..export import SPLITS, part_path, parts_of, write_part, write_part_table
+from ..mixture import SELECTED, StageMix, mix_all, selected_rows, selection_fields, selection_records
 from ..recipe.model import Stage
-from ..record import from_table
 from ..storage import Location
 from ..workdir import Entry
 from .shards import Shard, shards_of
@@ -32,7 +31,9 @@ def write_mixture(inputs: list[Entry], stages: dict[str, Stage], seed: int, tags
                   out: Path, shard_size: int) -> dict[str, StageMix]:
     shards = shards_of(inputs)
     offsets = np.r_[0, np.cumsum([s.rows for s in shards])].astype(np.int64)
-    selected = [selected_rows(stages, s.records(), tags_of, int(offsets[k])) for k, s in enumerate(shards)]
+    fields = selection_fields(stages)
+    selected = [selected_rows(stages, selection_records(s.table(fields)), tags_of, int(offsets[k]))
+                for k, s in enumerate(shards)]
     mixes = mix_all(stages, pa.concat_tables(selected) if selected else SELECTED.empty_table(), seed=seed)
     spill = out / SPILL
     shutil.rmtree(spill, ignore_errors=True)
@@ -91,5 +92,4 @@ def _gather(folder: Path, replay_from: str | None, path: Path) -> None:
         write_part([], [], replay_from, path)
         return
     table = pa.concat_tables(pieces).sort_by("_pos")
-    replay = table["_replay"].to_pylist()
-    write_part(from_table(table.drop_columns(["_pos", "_replay"])), replay, replay_from, path)
+    write_part_table(table.drop_columns(["_pos", "_replay"]), table["_replay"].to_pylist(), replay_from, path)

@@ -12,6 +12,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+
 from ..ledger import Ledger, check_identities
 from ..pipeline import process_records, reject_rows
 from ..recipe.model import in_scope
@@ -35,7 +37,11 @@ class Shard:
     rows: int
 
     def records(self) -> list[Record]:
-        return from_table(Location.of(self.path).parquet().read_row_group(self.row_group))
+        return from_table(self.table())
+
+    def table(self, columns: list[str] | None = None) -> pa.Table:
+        """The shard's rows as stored, or only these columns of them."""
+        return Location.of(self.path).parquet().read_row_group(self.row_group, columns=columns)
 
 
 def shards_of(inputs: list[Entry]) -> list[Shard]:
