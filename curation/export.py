@@ -116,16 +116,13 @@ def part_path(out: Path, stage: str, split: str, k: int, n: int) -> Path:
 
 
 def write_part(records: list[Record], replay: Iterable[bool], replay_from: str | None, path: Path) -> None:
-    """One shard of a split; replayed records say which stage they were replayed from."""
-    marked = [{**r, "meta": {**r.get("meta", {}), "replay_from": replay_from}} if again else r
-              for r, again in zip(records, replay)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(to_table(marked), path, compression="zstd")
+    """One shard of a split from records; replayed records say which stage they were replayed from."""
+    write_part_table(to_table(records), list(replay), replay_from, path)
 
 
 def write_part_table(table: pa.Table, replay: list[bool], replay_from: str | None, path: Path) -> None:
-    """`write_part` for rows already in the canonical Arrow form (cut from the work dir's shards): the same
-    bytes, without turning every row into a Python record and back. Only replayed rows' meta is rewritten."""
+    """One shard of a split from rows in the canonical Arrow form (the local mixture cuts them from the work
+    dir's shards, so no row becomes a Python record and back). Only replayed rows' meta is rewritten."""
     table = canonical(table)
     if any(replay):
         at = table.schema.get_field_index("meta")

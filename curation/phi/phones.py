@@ -198,4 +198,3 @@ def _runs(text: str) -> list[tuple[int, str]]:
             last = cut.end()
         out.append((start + last, run[last:]))
     return out
-
