@@ -107,7 +107,7 @@ def run_recipe(loaded: LoadedRecipe, *, force: tuple[str, ...] = (), until: str 
     ctx = loaded.context(executor=config.type, workers=workers or loaded.recipe.workers)
     runner = Runner(config, say)
     try:
-        _read_sources(plan, work, force, runner, progress, say, result)
+        _read_sources(plan, work, force, runner, ctx.workers, progress, say, result)
         inputs = _run_steps(plan, loaded, ctx, work, force, stop, first_forced, runner, progress, say, result)
         result.ledger.check()
         work.prune({src.entry.path.path for src in plan.sources} | {s.entry.path.path for s in plan.steps})
@@ -139,14 +139,14 @@ def _bounds(plan: Plan, loaded: LoadedRecipe, force: tuple[str, ...], until: str
     return stop, min((ids.index(f) for f in force if f in ids), default=len(ids))
 
 
-def _read_sources(plan: Plan, work: WorkDir, force: tuple[str, ...], runner: Runner, progress: Progress | None,
-                  say: Callable[[str], None], result: RunResult) -> None:
+def _read_sources(plan: Plan, work: WorkDir, force: tuple[str, ...], runner: Runner, workers: int,
+                  progress: Progress | None, say: Callable[[str], None], result: RunResult) -> None:
     """Every source not read under its current fingerprint (or all, when `read` is forced) into the work dir."""
     to_read = [src for src in plan.sources if not src.entry.done or "read" in force]
     for src in to_read:
         say(f"read {src.spec.source_name()}: reading {src.spec.path}")
     if to_read:
-        runner().read(to_read, work, progress)
+        runner().read(to_read, work, progress, workers)
     for src in plan.sources:
         (result.ran if src in to_read else result.reused).append(f"read:{src.spec.source_name()}")
         _load_ledger(result.ledger, src.entry)

@@ -22,8 +22,8 @@ Progress = Callable[[str, int], Callable[[int], None]]
 class Executor(Protocol):
     name: str
 
-    def read(self, sources: list[PlannedSource], work: WorkDir, progress: Progress | None) -> None:
-        """Read every source into its work-dir entry."""
+    def read(self, sources: list[PlannedSource], work: WorkDir, progress: Progress | None, workers: int = 1) -> None:
+        """Read every source into its work-dir entry; `workers`: processes for one source, where it can be cut."""
 
     def run_step(self, planned: PlannedStep, step: Step, ctx: RunContext, inputs: list[Entry], work: WorkDir,
                  tags_of: dict[str, list[str]], progress: Progress | None) -> Entry:

@@ -6,15 +6,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from ..context import RunContext
-from ..io.reader import read_batches
+from ..io.parallel import read_parallel
 from ..io.writers import ParquetWriter
 from ..ledger import Ledger
 from ..mixture import StageMix
 from ..pipeline import run_steps
 from ..plan import PlannedSource, PlannedStep
 from ..recipe.model import Stage
-from ..record import from_table, to_table
+from ..record import empty_table
 from ..steps.base import PhasedStep, Record, RecordStep, ShardedStep, Step, drive_phases
 from ..workdir import SHARD_ROWS, Entry, WorkDir
 from .base import Progress, T
@@ -24,19 +26,25 @@ from .shards import Scope, ShardWorker, commit_shards, run_worker, shards_of
 from .shards import run_map as shard_map
 
 
-def read_source(src: PlannedSource, work: WorkDir, progress: Progress | None = None) -> Entry:
-    """A source into its entry, streamed: batches go to parquet as they are read, never all in memory."""
+def read_source(src: PlannedSource, work: WorkDir, progress: Progress | None = None, workers: int = 1) -> Entry:
+    """A source into its entry, streamed: batches go to parquet as they are read (a JSONL file over `workers`
+    processes), never all in memory, cut into shards of SHARD_ROWS rows in Arrow whatever the batches' sizes
+    (the reader's tables are canonical already: meta keys sorted as every entry's)."""
     ledger = Ledger()
     with work.pending(src.entry) as pending:
         tick = progress(f"read {src.spec.source_name()}", 0) if progress else None
         writer = ParquetWriter(pending.folder / "records.parquet", row_group_size=SHARD_ROWS)
-        buffered: list[Record] = []
-        for table in read_batches(src.spec, rejects=pending.rejects, ledger=ledger, on_progress=tick):
-            buffered.extend(from_table(table))  # through the record model: meta keys sorted as every entry's
-            if len(buffered) >= SHARD_ROWS:
-                writer.write(to_table(buffered[:SHARD_ROWS]))
-                buffered = buffered[SHARD_ROWS:]
-        writer.write(to_table(buffered))
+        held: list[pa.Table] = []
+        rows = 0
+        for table in read_parallel(src.spec, workers=workers, rejects=pending.rejects, ledger=ledger,
+                                   on_progress=tick):
+            held.append(table)
+            rows += table.num_rows
+            if rows >= SHARD_ROWS:
+                whole, whole_shards = pa.concat_tables(held), rows - rows % SHARD_ROWS
+                writer.write(whole.slice(0, whole_shards))
+                held, rows = [whole.slice(whole_shards)], rows - whole_shards
+        writer.write(pa.concat_tables(held) if held else empty_table())
         writer.close()
         return pending.commit_written(writer.count, ledger, {"source": src.spec.source_name(), "digest": src.digest})
 
@@ -95,9 +103,9 @@ class LocalExecutor:
     def __init__(self) -> None:
         self.pool: ShardPool | None = None  # worker processes, started by the first step that needs them
 
-    def read(self, sources: list[PlannedSource], work: WorkDir, progress: Progress | None) -> None:
+    def read(self, sources: list[PlannedSource], work: WorkDir, progress: Progress | None, workers: int = 1) -> None:
         for src in sources:
-            read_source(src, work, progress)
+            read_source(src, work, progress, workers)
 
     def run_step(self, planned: PlannedStep, step: Step, ctx: RunContext, inputs: list[Entry], work: WorkDir,
                  tags_of: dict[str, list[str]], progress: Progress | None) -> Entry:

@@ -62,8 +62,8 @@ class RayExecutor:
 
         self.here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
 
-    def read(self, sources: list[PlannedSource], work: WorkDir, progress: Progress | None) -> None:
-        """Each source file is read by its own task."""
+    def read(self, sources: list[PlannedSource], work: WorkDir, progress: Progress | None, workers: int = 1) -> None:
+        """Each source file is read by its own task (in one process: the cluster's parallelism is the tasks)."""
         task = self.ray.remote(read_source)
         self.ray.get([task.remote(src, work) for src in sources])
 

@@ -9,7 +9,6 @@ character, so their ranges are cut and decoded line by line like UTF-8.
 from __future__ import annotations
 
 import codecs
-import multiprocessing
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -18,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from ..ledger import Ledger
+from ..pipeline import worker_context
 from ..record import to_table
 from ..rejects import RejectWriter
 from .reader import Chunk, SourceSpec, SourceTally, adapt_rows, open_source, read_batches
@@ -76,14 +76,16 @@ def read_parallel(
     workers = workers or os.cpu_count() or 1
     compressed = path.name.lower().endswith((".gz", ".zst", ".zstd"))
     spec = spec.model_copy(update={"format": fmt_name, "encoding": encoding})
-    # UTF-16/32 cannot be cut at b"\n", so such a file is read (and transcoded) whole, in one process.
-    if workers <= 1 or container != "jsonl" or compressed or is_wide(encoding or "utf-8"):
+    # UTF-16/32 cannot be cut at b"\n", so such a file is read (and transcoded) whole, in one process; so is a
+    # file of one range, which worker processes would only slow down (they take a second or more to start).
+    cuttable = container == "jsonl" and not compressed and not is_wide(encoding or "utf-8")
+    ranges = _ranges(path, path.stat().st_size) if workers > 1 and cuttable else []
+    if len(ranges) <= 1:
         yield from read_batches(spec, rejects=rejects, ledger=ledger, strict=strict, on_progress=on_progress)
         return
     tally = SourceTally(spec, rejects, ledger)
-    jobs = [(spec, fmt_name, s, e, line, strict) for s, e, line in _ranges(path, path.stat().st_size)]
-    # a forkserver, not a fork: a fork copies the thread pools (polars, torch) of a process that has used them
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
+    jobs = [(spec, fmt_name, s, e, line, strict) for s, e, line in ranges]
+    with ProcessPoolExecutor(workers, mp_context=worker_context()) as pool:
         for chunk, table in pool.map(_work, jobs):
             kept = table.num_rows if table is not None else 0
             tally.add(chunk)

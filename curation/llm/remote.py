@@ -4,6 +4,10 @@ Retries are ours, not the package's, so they can read the server's headers: a 42
 `x-ratelimit-reset-*`) pauses every request, other failures back off exponentially with jitter. A `Sender`
 sends one request with its retries; `RemoteBackend` keeps `endpoint.concurrency` of them in flight. The Ray
 pool's actors use `Sender` too, with the pool's shared limiter given to it.
+
+`openai` is imported where a request is made, not with this module: it takes most of a second, and every CLI
+command and every worker process imports the step registry (this module included) whether or not an LLM
+step runs.
 """
 
 from __future__ import annotations
@@ -12,8 +16,6 @@ import asyncio
 import random
 from collections.abc import Callable
 from typing import Any
-
-import openai
 
 from .config import Endpoint
 from .limits import AdaptiveLimit, Pacer, RateLimiter, parse_duration, request_tokens
@@ -40,6 +42,8 @@ class Sender:
     """Sends requests to one endpoint with retries, paced by `rate` (this sender's own limiter when None)."""
 
     def __init__(self, endpoint: Endpoint, rate: Pacer | None = None):
+        import openai
+
         self.endpoint = endpoint
         self.client = openai.AsyncOpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key(), max_retries=0,
                                          timeout=endpoint.timeout)
@@ -79,6 +83,8 @@ class Sender:
 
     async def send(self, req: Request) -> Reply:
         """The reply, or one with `error` set once the retries are spent; `retries` says how many were made."""
+        import openai
+
         last = "unknown error"
         for attempt in range(self.endpoint.max_retries + 1):
             await self.rate.wait(request_tokens(req))
