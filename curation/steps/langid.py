@@ -238,6 +238,7 @@ class Langid(RecordStep):
     # unpickled step with every chunk, and reloading the model per chunk would cost more than the chunk.
     _factory = None
     _fasttext = None
+    _last_line: tuple[str, tuple[str, float]] | None = None  # set on the instance by _fasttext_detect
 
     def load_resources(self) -> None:
         if self.config.backend == "fasttext":
@@ -251,13 +252,18 @@ class Langid(RecordStep):
             Langid._factory = factory
 
     def _fasttext_detect(self, text: str) -> tuple[str, float]:
-        """fastText's best label; it reads one line, so all whitespace runs become single spaces."""
+        """fastText's best label; it reads one line, so all whitespace runs become single spaces. The last line
+        and its answer are kept: a record whose first role fills the prefix gives the identifier the same line
+        for the record as for that role (a question with its context), and it is asked once."""
         self.load_resources()
         line = lowered_if_shouted(" ".join(text[: self.config.prefix_chars].split()))
+        if self._last_line is not None and self._last_line[0] == line:
+            return self._last_line[1]
         labels, scores = Langid._fasttext.predict(line, k=1)
-        if not labels:
-            return "und", 0.0
-        return labels[0].removeprefix("__label__"), round(min(float(scores[0]), 1.0), 3)
+        found = ("und", 0.0) if not labels else (labels[0].removeprefix("__label__"),
+                                                  round(min(float(scores[0]), 1.0), 3))
+        self._last_line = (line, found)
+        return found
 
     def _langdetect_detect(self, text: str) -> tuple[str, float]:
         """langdetect's best label, with a fixed seed so that every run gives the same answer."""
