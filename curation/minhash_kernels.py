@@ -162,3 +162,27 @@ def gather_segments(src, src_offsets, dest, dest_offsets, rows):  # pragma: no c
         for s in range(src_offsets[k], src_offsets[k + 1]):
             dest[d] = src[s]
             d += 1
+
+
+@njit(cache=True, nogil=True)
+def absent_from(part, keys, out):  # pragma: no cover (compiled)
+    """out[i] = whether keys[i] is missing from `part`; both sorted ascending. One pass over both, galloping
+    through `part` from where the previous key left off: O(len(keys) * log(gap)) sequential reads, where a
+    binary search per key from the whole array's middle (numpy's searchsorted) reads at random."""
+    n = part.shape[0]
+    j = 0
+    for i in range(keys.shape[0]):
+        k = keys[i]
+        lo, step = j, 1  # every part[< j] is below the previous key, so below k
+        while lo + step < n and part[lo + step] < k:
+            lo += step
+            step *= 2
+        hi = min(lo + step, n)  # part[hi] >= k, or hi == n
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if part[mid] < k:
+                lo = mid + 1
+            else:
+                hi = mid
+        j = lo
+        out[i] = j >= n or part[j] != k

@@ -389,3 +389,28 @@ def test_token_batch_routes_each_text_by_script_and_cjk_flag():
         if not any(unicodedata.category(ch).startswith("M") for ch in text):
             assert alone_flat.tolist() == _reference_tokens(text, flag), text
     assert len(flat[offsets[4]: offsets[5]]) == 5  # the Hindi words stay whole
+
+
+def test_pair_set_keeps_each_pair_once_whichever_band_finds_it():
+    """Bands find mostly the same pairs; a band's keys lose those an earlier band holds (a compiled pass over
+    two sorted arrays), and the set ends as numpy's union of them all, `keep` applied to pairs new to it."""
+    from curation.minhash_kernels import absent_from
+    from curation.steps.dedupe import PairSet
+
+    rng = np.random.default_rng(3)
+    for part_size, key_size in ((0, 5), (5, 0), (1, 1), (40, 400), (3000, 50), (2000, 2000)):
+        part = np.unique(rng.integers(0, 5000, part_size))
+        keys = np.unique(np.r_[rng.integers(0, 6000, key_size), part[:3], part[-2:]]) if key_size else part[:0]
+        fresh = np.empty(len(keys), dtype=np.bool_)
+        absent_from(part, keys, fresh)
+        assert (fresh == ~np.isin(keys, part)).all(), (part_size, key_size)
+    bands = [np.unique((rng.integers(0, 300, 900) << 32) | rng.integers(0, 300, 900)) for _ in range(6)]
+    bands[3] = bands[1][::2]  # a band that finds nothing new
+    found = PairSet()
+    for band in bands:
+        found.add(band)
+    assert np.array_equal(found.keys(), np.unique(np.concatenate(bands)))
+    odd = PairSet()
+    for band in bands:
+        odd.add(band, lambda k: (k & 1) == 1)
+    assert np.array_equal(odd.keys(), np.unique(np.concatenate([b[(b & 1) == 1] for b in bands])))

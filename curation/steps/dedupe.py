@@ -205,7 +205,8 @@ def near_candidates(sig: np.ndarray, bands: int, rows: int, rank: np.ndarray, ne
 
 class PairSet:
     """Distinct pairs as 64-bit keys (a << 32 | b), gathered band by band as disjoint sorted parts: a band's
-    keys (distinct and sorted) lose those an earlier part holds, by binary search, and the rest become a part.
+    keys (distinct and sorted) lose those an earlier part holds, found by one compiled merge-like pass over the
+    two sorted arrays, and the rest become a part.
     A near duplicate shares most of its bands, so most of a later band's keys are already held. Nothing is
     merged until the end, and then into one array filled part by part as each is let go: memory stays near the
     distinct pairs plus one band's keys, where merging the whole set as it grew held it three times over."""
@@ -215,11 +216,14 @@ class PairSet:
 
     def add(self, keys: np.ndarray, keep: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         """Add one band's keys, distinct and sorted, those `keep` flags where it is given."""
+        from ..minhash_kernels import absent_from
+
         for part in self.parts:
             if not len(keys):
                 return
-            at = np.minimum(np.searchsorted(part, keys), len(part) - 1)
-            keys = keys[part[at] != keys]
+            fresh = np.empty(len(keys), dtype=np.bool_)
+            absent_from(part, keys, fresh)
+            keys = keys[fresh]
         if keep is not None and len(keys):
             keys = keys[keep(keys)]
         if len(keys):
