@@ -140,7 +140,10 @@ def _undecodable(encoding: str, e: UnicodeDecodeError) -> str:
 
 
 def parse_jsonl_line(n: int, line: bytes, encoding: str = "utf-8") -> RawRow:
-    """One JSON line to a row, or to a parse error that says whether the JSON or the encoding is broken."""
+    """One JSON line to a row, or to a parse error that says whether the JSON or the encoding is broken. The line
+    ending is not part of the record: without it a truncated record reads "unexpected end of data" whether the
+    file was read whole or in byte ranges (the encodings that reach here never use these bytes in a character)."""
+    line = line.rstrip(b"\r\n")
     if encoding not in ("utf-8", "utf-8-sig"):
         try:
             text = line.decode(encoding)
