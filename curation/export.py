@@ -34,7 +34,7 @@ from .errors import MedcurateError
 from .mixture import StageMix
 from .preference import trl_rows
 from .recipe.model import Export
-from .record import ARROW_SCHEMA, canonical, from_table, to_table
+from .record import ARROW_SCHEMA, canonical, cut_tables, from_table, to_table
 from .stats import compute_stats, lengths, plot_stats, preference_stats
 from .steps.base import Record
 from .storage import Location
@@ -143,22 +143,9 @@ def split_files(out: Path, stage: str, split: str) -> list[Path]:
 def batches(files: list[Path] | list[Location], rows: int | None = None) -> Iterator[pa.Table]:
     """The files' records as tables, in order; with `rows`, every table but the last has exactly that many
     rows (in one chunk), so what is written from them does not depend on how the files were cut."""
-    held: list[pa.RecordBatch] = []
-    count = 0
-    for path in files:
-        for batch in Location.of(path).parquet().iter_batches(batch_size=rows or 65_536):
-            if rows is None:
-                yield pa.Table.from_batches([batch])
-                continue
-            held.append(batch)
-            count += batch.num_rows
-            while count >= rows:
-                table = pa.Table.from_batches(held).combine_chunks()
-                yield table.slice(0, rows)
-                rest = table.slice(rows)
-                held, count = rest.to_batches(), rest.num_rows
-    if rows is not None and count:
-        yield pa.Table.from_batches(held, schema=ARROW_SCHEMA).combine_chunks()
+    tables = (pa.Table.from_batches([batch]) for path in files
+              for batch in Location.of(path).parquet().iter_batches(batch_size=rows or 65_536))
+    return tables if rows is None else cut_tables(tables, rows)
 
 
 def _save_to_disk(files: dict[str, list[Path]], folder: Path) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
 import orjson
@@ -288,6 +289,23 @@ def from_table(table: pa.Table) -> list[dict[str, Any]]:
         r["meta"] = orjson.loads(r["meta"]) if r["meta"] else {}
         r["mcq"] = _mcq_from_arrow(r["mcq"])
     return rows
+
+
+def cut_tables(tables: Iterable[pa.Table], rows: int) -> Iterator[pa.Table]:
+    """The rows of `tables`, in order, as tables of exactly `rows` rows in one chunk each, then the rest (if any):
+    what is written from them does not depend on how the input came cut (files, byte ranges, batches)."""
+    held: list[pa.Table] = []
+    count = 0
+    for table in tables:
+        held.append(table)
+        count += table.num_rows
+        if count >= rows:
+            whole, cut = pa.concat_tables(held).combine_chunks(), count - count % rows
+            for start in range(0, cut, rows):
+                yield whole.slice(start, rows)
+            held, count = [whole.slice(cut)], count - cut
+    if count:
+        yield pa.concat_tables(held).combine_chunks()
 
 
 def empty_table() -> pa.Table:

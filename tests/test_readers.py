@@ -210,25 +210,27 @@ def test_every_sample_file_reads(path):
 
 def test_recipe_read_over_workers_gives_the_same_shards_rows_and_rejects(tmp_path, monkeypatch):
     """A run reads a JSONL source over its workers in byte ranges and cuts the reader's tables into shards of
-    SHARD_ROWS rows in Arrow: the entry holds the same rows in the same order, in whole shards, with the same
-    rejects and ledger as reading in one process."""
+    SHARD_ROWS rows in Arrow: the entry holds the same rows in the same order, in whole shards, in the same
+    bytes, with the same rejects and ledger as reading in one process."""
     import curation.executors.local as local
     import curation.io.parallel as par
     from curation.plan import PlannedSource
     from curation.storage import Location
     from curation.workdir import WorkDir, file_digest, fingerprint
 
-    monkeypatch.setattr(par, "RANGE_BYTES", 1500)
-    monkeypatch.setattr(local, "SHARD_ROWS", 7)
+    monkeypatch.setattr(par, "RANGE_BYTES", 100_000)
+    monkeypatch.setattr(local, "SHARD_ROWS", 3000)
     pairs = [("What is the first-line treatment of hypertension in pregnancy?", "Labetalol or nifedipine."),
              ("¿Cuál es la dosis de amoxicilina en la otitis media aguda?", "80-90 mg/kg/día en dos tomas."),
              ("糖尿病患者的糖化血红蛋白目标是多少？", "一般成人目标为 7.0% 以下。"),
              ("ما هي أعراض فقر الدم الناجم عن نقص الحديد؟", "التعب والشحوب وضيق التنفس عند الجهد.")]
     lines = []
-    for k in range(30):
+    for k in range(6500):
         q, a = pairs[k % 4]
-        lines.append(json.dumps(qa(f"{q} ({k})", a), ensure_ascii=False))
-        if k % 9 == 4:
+        # shards of thousands of rows and over 1 MB of text: a column then spans several parquet pages, whose
+        # bounds would follow the reader's batches if a shard were written in more than one chunk
+        lines.append(json.dumps(qa(f"{q} ({k})", f"{a} ({k}) " * 12), ensure_ascii=False))
+        if k % 9 == 4 and k < 30:
             lines.append('{"messages": [{"role": "user", "content": "truncated')  # a broken line
     path = tmp_path / "mixed.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -242,11 +244,12 @@ def test_recipe_read_over_workers_gives_the_same_shards_rows_and_rejects(tmp_pat
         entries.append(local.read_source(src, work, None, workers))
     one, two = entries
     assert len(par._ranges(path, path.stat().st_size)) > 2
-    assert one.records() == two.records() and len(one.records()) == 30
+    assert one.records() == two.records() and len(one.records()) == 6500
+    assert [p.read_bytes() for p in one.parts()] == [p.read_bytes() for p in two.parts()]  # shards in one chunk
     for entry in entries:
         sizes = [part.parquet().metadata.row_group(g).num_rows for part in entry.parts()
                  for g in range(part.parquet().metadata.num_row_groups)]
-        assert sizes == [7, 7, 7, 7, 2]
+        assert sizes == [3000, 3000, 500]
     assert one.ledger() == two.ledger()
     assert (one.path / "rejects.jsonl").read_bytes() == (two.path / "rejects.jsonl").read_bytes()
     assert (one.path / "rejects.jsonl").read_bytes().count(b"unexpected end of data") == 3

@@ -6,8 +6,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from ..context import RunContext
 from ..io.parallel import read_parallel
 from ..io.writers import ParquetWriter
@@ -16,7 +14,7 @@ from ..mixture import StageMix
 from ..pipeline import run_steps
 from ..plan import PlannedSource, PlannedStep
 from ..recipe.model import Stage
-from ..record import empty_table
+from ..record import cut_tables, empty_table
 from ..steps.base import PhasedStep, Record, RecordStep, ShardedStep, Step, drive_phases
 from ..workdir import SHARD_ROWS, Entry, WorkDir
 from .base import Progress, T
@@ -28,23 +26,18 @@ from .shards import run_map as shard_map
 
 def read_source(src: PlannedSource, work: WorkDir, progress: Progress | None = None, workers: int = 1) -> Entry:
     """A source into its entry, streamed: batches go to parquet as they are read (a JSONL file over `workers`
-    processes), never all in memory, cut into shards of SHARD_ROWS rows in Arrow whatever the batches' sizes
-    (the reader's tables are canonical already: meta keys sorted as every entry's)."""
+    processes), never all in memory, cut into shards of SHARD_ROWS rows in Arrow whatever the batches' sizes,
+    so the entry's bytes do not depend on the workers (the reader's tables are canonical already: meta keys
+    sorted as every entry's)."""
     ledger = Ledger()
     with work.pending(src.entry) as pending:
         tick = progress(f"read {src.spec.source_name()}", 0) if progress else None
         writer = ParquetWriter(pending.folder / "records.parquet", row_group_size=SHARD_ROWS)
-        held: list[pa.Table] = []
-        rows = 0
-        for table in read_parallel(src.spec, workers=workers, rejects=pending.rejects, ledger=ledger,
-                                   on_progress=tick):
-            held.append(table)
-            rows += table.num_rows
-            if rows >= SHARD_ROWS:
-                whole, whole_shards = pa.concat_tables(held), rows - rows % SHARD_ROWS
-                writer.write(whole.slice(0, whole_shards))
-                held, rows = [whole.slice(whole_shards)], rows - whole_shards
-        writer.write(pa.concat_tables(held) if held else empty_table())
+        for table in cut_tables(read_parallel(src.spec, workers=workers, rejects=pending.rejects, ledger=ledger,
+                                              on_progress=tick), SHARD_ROWS):
+            writer.write(table)
+        if writer.count % SHARD_ROWS == 0:  # rows filling whole shards, or none, end with an empty row group
+            writer.write(empty_table())
         writer.close()
         return pending.commit_written(writer.count, ledger, {"source": src.spec.source_name(), "digest": src.digest})
 

@@ -131,7 +131,7 @@ def detect_encoding(path: Path) -> str:
 
 
 def _raw_text(line: bytes, encoding: str = "utf-8") -> str:
-    return line.decode(encoding, errors="backslashreplace").rstrip("\r\n")
+    return line.decode(encoding, errors="backslashreplace")
 
 
 def _undecodable(encoding: str, e: UnicodeDecodeError) -> str:
@@ -152,7 +152,7 @@ def parse_jsonl_line(n: int, line: bytes, encoding: str = "utf-8") -> RawRow:
         try:
             return f"line {n}", orjson.loads(text), None, None
         except orjson.JSONDecodeError as e:
-            return f"line {n}", None, text.rstrip("\r\n"), f"malformed JSON ({e})"
+            return f"line {n}", None, text, f"malformed JSON ({e})"
     try:
         return f"line {n}", orjson.loads(line), None, None
     except orjson.JSONDecodeError as e:
