@@ -37,7 +37,7 @@ demo: $(STAMP)
 	$(BIN)/medcurate run recipes/demo.yaml
 
 test: $(DEVSTAMP)
-	$(BIN)/ruff check curation training tests benchmarks
+	$(BIN)/ruff check curation training tests benchmarks recipes
 	$(BIN)/python -m pytest
 
 schemas: $(STAMP)

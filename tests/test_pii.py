@@ -627,7 +627,8 @@ def test_digit_class_is_exactly_what_isdigit_accepts():
     from curation.phi.digits import DIGIT, digits_at_least
 
     assert [c for c in range(sys.maxunicode + 1) if chr(c).isdigit() != bool(DIGIT.fullmatch(chr(c)))] == []
-    for text in ["Tel. ٠١٢٣٤٥٦٧٨٩", "血压 120/80 mmHg", "BMI 31 kg/m²; HbA1c 7·2%", "नंबर ९८७६५४३२१०", "no digits"]:
+    for text in ["Tel. ٠١٢٣٤٥٦٧٨٩", "血压 120/80 mmHg", "BMI 31 kg/m²; HbA1c 7·2%", "नंबर ९८७६५४३२१०", "no digits",
+                 "BP 120/80 mmHg, call 020 7946 0958", "Llame al 91 220 32 41"]:
         for n in range(0, 12):
             assert digits_at_least(text, n) == (sum(ch.isdigit() for ch in text) >= n), (text, n)
 
@@ -641,3 +642,47 @@ def test_digit_hinted_passes_still_run_where_digits_are(step, text, expected):
     """ID and address passes now run only on texts with enough digits; texts that have them are still scrubbed."""
     out = step.scrub(text, {}, None)
     assert re.findall(r"<[A-Z_]+>", out) == expected, out
+
+
+# Texts that hold a hint's common stem with or without the rest of a match: stems medical prose is full of
+# ("patient", "record", "hospital", "nom" in "genomic"), labels with and without a colon, addresses with dots or
+# colons, dates in Western and Arabic digits and none.
+HINT_EDGES = [
+    "Patient ID: AB-12345 was admitted.", "PATIENT  ID 99887766", "patient id\tX99887-1", "The patient idea: ZX12345", "Patient seen in hospital: ZX12345",
+    "Medical record number: ZX55512", "Hospital no. 55512345 on file", "chart # 1234567", "record no 7654321",
+    "Record of the patient: 1234567", "The hospital registered 12,345 admissions.", "Genomic testing of 12345 samples.",
+    "Autonomic dysfunction, nominal dose 50 mg.", "Nom : Jean Dupont", "nom du patient: Claire Martin",
+    "Prénom：Claire", "Full name: John Smith", "Name: Ana Pérez", "my name is Sarah and I have a cough",
+    "Mi nombre es Ana María", "Me llamo Ana García", "je m'appelle Jean Dupont", "meu nome é João Silva", "mi chiamo Marco Rossi",
+    "姓名：张伟", "اسمي أحمد علي", "اسم المريض: أحمد", "मेरा नाम राहुल है", "नाम: राहुल",
+    "Server 10.0.0.12 logged the visit.", "Host fe80::1 and 2001:db8:85a3::8a2e:370:7334 on the ward network.",
+    "Ratio 3.5.2 mmol, version v2.3.4.1", "Time 10:30:45 at the clinic.",
+    "Admitted on 3 March 2021 with pneumonia.", "Admitted on the third of March with pneumonia.",
+    "Ingresó el 5/3/2021 por neumonía.", "Fecha de ingreso: ١٢/٠٥/٢٠٢١", "2021年3月5日入院，2021年3月9日出院。",
+    "Born 12/05/1980 in Leeds.", "Born in a rural area, she was admitted twice.", "تاريخ الوفاة ٢٠٢١/٣/٥",
+]
+
+
+def test_hinted_passes_skip_only_texts_they_would_leave_unchanged():
+    """A pass runs only on texts its hint admits. With every hint removed, the step must give the same text on the
+    whole generated corpus, the clinical texts and the edge texts above; and the hints must skip some passes,
+    or this would test nothing."""
+    from dataclasses import replace
+
+    hinted, unhinted = Pii(), Pii()
+    unhinted._passes = [replace(p, hints=None) for p in hinted.passes]
+    texts = ([c.text for c in generate_cases(seed=11)] + [t for _, t in clinical_texts(random.Random(5))]
+             + HINT_EDGES)
+    skipped = 0
+    for text in texts:
+        counts_hinted: dict[str, int] = {}
+        counts_unhinted: dict[str, int] = {}
+        assert hinted.scrub(text, counts_hinted, None) == unhinted.scrub(text, counts_unhinted, None), text
+        assert counts_hinted == counts_unhinted, text
+        skipped += sum(not p.applies(text, text.lower()) for p in hinted.passes)
+    assert skipped > len(texts)
+    # stems of common words no longer run a type's pattern
+    by_kind = {p.kind: p for p in hinted.passes}
+    assert not by_kind["MRN"].applies("Patient seen in hospital: ZX12345", "patient seen in hospital: zx12345")
+    assert not by_kind["NAME"].applies("Genomic testing of 12345 samples.", "genomic testing of 12345 samples.")
+    assert not by_kind["DATE"].applies("Admitted on the third of March.", "admitted on the third of march.")

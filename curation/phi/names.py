@@ -34,3 +34,5 @@ TITLED_NAME = r"(?P<KW>\b(?:Dr|Dra|Mr|Mrs|Ms|Sr|Sra|Srta|Prof)\.?\s+)[A-Z][a-z]+
 # Lower-case stems of the labels: a text with none of them has no labelled name.
 HINTS = ("name", "nombre", "apellido", "nom", "prénom", "prenom", "nome", "llamo", "appelle", "chiamo", "姓名",
          "اسم", "नाम")
+# Those of the self-introductions, the only labels not followed by a colon.
+INTRO_HINTS = ("name", "nombre", "nome", "llamo", "appelle", "chiamo", "اسمي", "नाम")

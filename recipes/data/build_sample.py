@@ -20,8 +20,18 @@ import zstandard
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from content import (  # noqa: E402
-    AR_QA, DIALOGUES_AR, DIALOGUES_EN, DIALOGUES_ES, DIALOGUES_ZH, EN_QA, ES_QA, MCQ_EN, MCQ_ES, PUBMEDQA,
-    TEXTS, ZH_QA,
+    AR_QA,
+    DIALOGUES_AR,
+    DIALOGUES_EN,
+    DIALOGUES_ES,
+    DIALOGUES_ZH,
+    EN_QA,
+    ES_QA,
+    MCQ_EN,
+    MCQ_ES,
+    PUBMEDQA,
+    TEXTS,
+    ZH_QA,
 )
 
 planted: list[dict] = []
