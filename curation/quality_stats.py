@@ -152,7 +152,10 @@ def coverage_fracs(tok: Tokens, chosen: np.ndarray, n: int, min_count: int) -> d
     if not chosen.any():
         return {}
     cov, total = _covered_share(tok, _grams(tok, chosen, n), n, min_count)
-    return {int(i): round(int(cov[i]) / max(1, int(total[i])), 4) for i in np.flatnonzero(chosen)}
+    at = np.flatnonzero(chosen)
+    # as Python ints, so each share is the same float Python's division and round() give, a scalar at a time
+    # through numpy costs more than the rest of the measure
+    return {i: round(c / t, 4) for i, c, t in zip(at.tolist(), cov[at].tolist(), np.maximum(total[at], 1).tolist())}
 
 
 def top_fracs(tok: Tokens, chosen: np.ndarray, n: int) -> dict[int, float]:
