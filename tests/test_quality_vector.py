@@ -180,3 +180,18 @@ def test_superset_patterns_compile_for_polars(pattern):
     texts = ["As an AI model, I cannot help.", "Take it with food and", "作为人工智能", "Done."]
     rust = pl.Series(texts).str.contains(superset_pattern(pattern.pattern)).to_list()
     assert all(r or not pattern.search(t) for r, t in zip(rust, texts))
+
+
+@pytest.mark.parametrize("text", [
+    "".join(chr(i) for i in range(128)),
+    "Is METFORMIN (500 mg) safe in CKD stage 3b?  -- yes; eGFR >= 30 mL/min/1.73 m2!",
+    "snake_case_word\x1cfile\x1fsep\x0bvt\x0cff\r\n\ttab",
+    "¿Es segura la metformina? Sí, con TFG ≥ 30.",
+    "二甲双胍（500 mg）安全吗？", "هل الميتفورمين آمن؟", "Straße — ŉ ǰ ß",
+])
+def test_norm_of_ascii_text_equals_the_pattern_replacement(text):
+    """`norm` takes a byte table for ASCII text; it must give what casefolding and the pattern give, on every ASCII
+    character (controls, the ones str.split treats as spaces, underscore) and on text in other scripts."""
+    from curation.steps.quality import norm
+
+    assert norm(text) == " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())

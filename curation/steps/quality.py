@@ -166,8 +166,18 @@ def repetition_texts(record) -> list[str]:
     return [text for role, text in texts_of(record) if role != "system"]
 
 
+NOT_WORD_OR_SPACE = re.compile(r"[^\w\s]")
+# The same replacement for ASCII text as a byte table (upper case to lower, which is ASCII's casefold, and every
+# character the pattern matches to a space), built from the pattern itself: one C pass instead of a regex scan.
+ASCII_NORM = bytes((ord(" ") if NOT_WORD_OR_SPACE.match(chr(b)) else ord(chr(b).casefold())) for b in range(128)
+                   ) + bytes(range(128, 256))
+
+
 def norm(s: str) -> str:
-    return " ".join(re.sub(r"[^\w\s]", " ", s.casefold()).split())
+    """Casefolded words, punctuation dropped: the form a restated answer shares with its question."""
+    if s.isascii():
+        return " ".join(s.encode("ascii").translate(ASCII_NORM).decode("ascii").split())
+    return " ".join(NOT_WORD_OR_SPACE.sub(" ", s.casefold()).split())
 
 
 @register("quality")
