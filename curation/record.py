@@ -282,6 +282,16 @@ def canonical(table: pa.Table) -> pa.Table:
     return table.select(list(FIELDS)).cast(ARROW_SCHEMA)
 
 
+def with_empty_fields(table: pa.Table) -> pa.Table:
+    """A table of some of the canonical fields with the others added as nulls, which `from_table` reads as
+    empty (meta {}, the rest None)."""
+    for name in FIELDS:
+        if name not in table.column_names:
+            field = ARROW_SCHEMA.field(name)
+            table = table.append_column(field, pa.nulls(table.num_rows, field.type))
+    return table
+
+
 def from_table(table: pa.Table) -> list[dict[str, Any]]:
     """An Arrow table of the canonical schema back to record dicts."""
     rows = canonical(table).to_pylist()

@@ -15,6 +15,7 @@ from curation.pipeline import build_steps, run_steps
 from curation.record import make_record
 from curation.rejects import RejectWriter, read_rejects
 from tests.conftest import SAMPLE, SAMPLE_FILES, write_jsonl
+from tests.conftest import qa as tests_qa
 
 
 def qa(q, a, source="s", lang=None, **meta):
@@ -414,3 +415,61 @@ def test_pair_set_keeps_each_pair_once_whichever_band_finds_it():
     for band in bands:
         odd.add(band, lambda k: (k & 1) == 1)
     assert np.array_equal(odd.keys(), np.unique(np.concatenate([b[(b & 1) == 1] for b in bands])))
+
+
+SCORED = {  # per language: one question, an answer, and the same answer reworded slightly
+    "en": ("What is the first-line treatment for anaphylaxis in adults?",
+           "Intramuscular adrenaline 0.5 mg into the outer thigh, repeated after five minutes if there is no "
+           "improvement, with high-flow oxygen and intravenous fluids for hypotension."),
+    "es": ("¿Cuál es el tratamiento de primera línea de la anafilaxia en adultos?",
+           "Adrenalina intramuscular 0,5 mg en la cara externa del muslo, repetida a los cinco minutos si no hay "
+           "mejoría, con oxígeno a alto flujo y líquidos intravenosos si hay hipotensión."),
+    "zh": ("成人过敏性休克的一线治疗是什么？", "立即在大腿外侧肌内注射肾上腺素0.5毫克，五分钟后无改善可重复，同时给予高流量吸氧和静脉补液。"),
+    "ar": ("ما هو العلاج الأول للحساسية المفرطة عند البالغين؟",
+           "حقن الأدرينالين في العضل بجرعة 0.5 ملغ في الجزء الخارجي من الفخذ، وتكرارها بعد خمس دقائق إذا لم يتحسن "
+           "المريض، مع الأكسجين والسوائل الوريدية عند انخفاض الضغط."),
+}
+
+
+@pytest.mark.parametrize("prefer", [None, "meta.extra.score"])
+def test_sharded_dedupe_reads_meta_only_where_the_survivor_score_is_in_it(tmp_path, prefer):
+    """The local executor's map phases parse shards without meta, the costliest field, unless the survivor's
+    score (or the compared field) is a meta path; the records kept are the same as dedupe over records in memory,
+    and with a meta score the better-scored copy survives in every language."""
+    from curation.context import RunContext
+    from curation.executors.local import LocalExecutor
+    from curation.io.reader import SourceSpec
+    from curation.plan import PlannedSource, PlannedStep
+    from curation.steps.dedupe import Dedupe
+    from curation.storage import Location
+    from curation.workdir import WorkDir, file_digest, fingerprint
+
+    work = WorkDir(Location.of(tmp_path / "work"))
+    work.check(create=True)
+    sources = []
+    for lang, (q, a) in SCORED.items():  # one source (one shard) per language: the first copy scores lower
+        rows = [{**tests_qa(q, a), "score": 1}, {**tests_qa(q, a + " (1)"), "score": 1},
+                {**tests_qa(q, a + " (2)"), "score": 5},
+                {**tests_qa(f"Unrelated question in {lang}", "A different answer altogether."), "score": 2}]
+        path = write_jsonl(tmp_path / f"{lang}.jsonl", rows)
+        spec = SourceSpec(path=str(path), license="CC-BY-4.0")
+        fp = fingerprint("read", lang, file_digest(path))
+        sources.append(PlannedSource(spec, file_digest(path), fp, work.read_entry(spec.source_name(), fp)))
+    executor = LocalExecutor()
+    executor.read(sources, work, None)
+    options = {"threshold": 0.7, **({"keep": {"prefer": prefer}} if prefer else {})}
+    step = Dedupe(Dedupe.Config(**options))
+    assert (step.map_fields() is None) == (prefer is not None)
+    fp = fingerprint("step", options)
+    planned = PlannedStep(0, "dedupe", "dedupe", fp, work.step_entry(0, "dedupe", fp), options, [], [])
+    try:
+        entry = executor.run_step(planned, step, RunContext(workers=2), [s.entry for s in sources], work, {}, None)
+    finally:
+        executor.close()
+    sharded = [r["id"] for r in entry.records()]
+    in_memory = [r["id"] for r in run([r for s in sources for r in s.entry.records()], options)[0]]
+    assert sharded == in_memory
+    kept = entry.records()
+    assert len(kept) == 2 * len(SCORED)  # per language, one of the three copies and the unrelated record
+    scores = sorted(r["meta"]["extra"]["score"] for r in kept)
+    assert scores == ([2] * 4 + [5] * 4 if prefer else [1] * 4 + [2] * 4)

@@ -17,7 +17,7 @@ import pyarrow as pa
 from ..ledger import Ledger, check_identities
 from ..pipeline import process_records, reject_rows
 from ..recipe.model import in_scope
-from ..record import from_table, to_table
+from ..record import from_table, to_table, with_empty_fields
 from ..rejects import reject_lines
 from ..steps.base import PhasedStep, Record, RecordStep, Rejected, ShardedStep, Step, StepResult
 from ..storage import Location
@@ -36,8 +36,13 @@ class Shard:
     row_group: int
     rows: int
 
-    def records(self) -> list[Record]:
-        return from_table(self.table())
+    def records(self, fields: frozenset[str] | None = None) -> list[Record]:
+        """The shard's records; with `fields`, only those fields are read, the others left empty (meta {})."""
+        if fields is None:
+            return from_table(self.table())
+        parquet = Location.of(self.path).parquet()
+        columns = [name for name in parquet.schema_arrow.names if name in fields]
+        return from_table(with_empty_fields(parquet.read_row_group(self.row_group, columns=columns)))
 
     def table(self, columns: list[str] | None = None) -> pa.Table:
         """The shard's rows as stored, or only these columns of them."""
@@ -140,7 +145,7 @@ def run_worker(worker: ShardWorker, shard: Shard) -> dict[str, Any]:
 
 def map_phase(step: PhasedStep, method: str, state: Any, shard: Shard, scope: Scope) -> Any:
     """One shard's table of a map phase, over the shard's records in the step's scope."""
-    chosen, _ = scope.split(shard.records())
+    chosen, _ = scope.split(shard.records(step.map_fields()))
     return getattr(step, method)(state, shard.index, chosen)
 
 

@@ -206,6 +206,11 @@ class PhasedStep(GlobalStep, ABC):
         """Records per shard where the executor cuts them itself (in this process)."""
         return 20_000
 
+    def map_fields(self) -> frozenset[str] | None:
+        """The record fields the map phases read, None for all. An executor reading shards from storage parses
+        only these: a record's meta, which grows with every step, is most of the work of reading a shard."""
+        return None
+
     def threads(self) -> int:
         """Threads for the map phases when the step is applied on its own."""
         return 1

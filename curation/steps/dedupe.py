@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .. import minhash as mh
 from ..errors import MedcurateError
-from ..record import dotted
+from ..record import FIELDS, dotted
 from ..storage import Location
 from .base import Map, Phase, PhasedStep, Record, Reduce, Reject, StepConfig, StepResult, register
 from .dedupe_stars import Judge, star_clusters
@@ -527,6 +527,14 @@ class Dedupe(PhasedStep):
 
     def threads(self) -> int:
         return self.config.workers
+
+    def map_fields(self) -> frozenset[str] | None:
+        """Every field but meta, unless the compared field or the survivor's score is read from meta."""
+        c = self.config
+        paths = [c.field if c.key == "field" else None, c.keep.prefer]
+        if any(path and path.split(".")[0] == "meta" for path in paths):
+            return None
+        return frozenset(FIELDS) - {"meta"}
 
     def cjk_flags(self, records: list[Record], texts: list[str]) -> np.ndarray:
         mode = self.config.shingle
