@@ -15,7 +15,7 @@ from curation.pipeline import build_steps, run_steps
 from curation.record import make_record
 from curation.rejects import RejectWriter, read_rejects
 from tests.conftest import SAMPLE, SAMPLE_FILES, write_jsonl
-from tests.conftest import qa as tests_qa
+from tests.conftest import qa as chat_pair
 
 
 def qa(q, a, source="s", lang=None, **meta):
@@ -431,11 +431,12 @@ SCORED = {  # per language: one question, an answer, and the same answer reworde
 }
 
 
-@pytest.mark.parametrize("prefer", [None, "meta.extra.score"])
-def test_sharded_dedupe_reads_meta_only_where_the_survivor_score_is_in_it(tmp_path, prefer):
+@pytest.mark.parametrize("prefer, scope", [(None, []), ("meta.extra.score", []), (None, ["en", "zh"])])
+def test_sharded_dedupe_reads_meta_only_where_the_survivor_score_is_in_it(tmp_path, prefer, scope):
     """The local executor's map phases parse shards without meta, the costliest field, unless the survivor's
     score (or the compared field) is a meta path; the records kept are the same as dedupe over records in memory,
-    and with a meta score the better-scored copy survives in every language."""
+    and with a meta score the better-scored copy survives in every language. Its decisions copy the kept rows
+    as stored: records of sources outside the step's scope pass through untouched."""
     from curation.context import RunContext
     from curation.executors.local import LocalExecutor
     from curation.io.reader import SourceSpec
@@ -448,9 +449,9 @@ def test_sharded_dedupe_reads_meta_only_where_the_survivor_score_is_in_it(tmp_pa
     work.check(create=True)
     sources = []
     for lang, (q, a) in SCORED.items():  # one source (one shard) per language: the first copy scores lower
-        rows = [{**tests_qa(q, a), "score": 1}, {**tests_qa(q, a + " (1)"), "score": 1},
-                {**tests_qa(q, a + " (2)"), "score": 5},
-                {**tests_qa(f"Unrelated question in {lang}", "A different answer altogether."), "score": 2}]
+        rows = [{**chat_pair(q, a), "score": 1}, {**chat_pair(q, a + " (1)"), "score": 1},
+                {**chat_pair(q, a + " (2)"), "score": 5},
+                {**chat_pair(f"Unrelated question in {lang}", "A different answer altogether."), "score": 2}]
         path = write_jsonl(tmp_path / f"{lang}.jsonl", rows)
         spec = SourceSpec(path=str(path), license="CC-BY-4.0")
         fp = fingerprint("read", lang, file_digest(path))
@@ -461,15 +462,20 @@ def test_sharded_dedupe_reads_meta_only_where_the_survivor_score_is_in_it(tmp_pa
     step = Dedupe(Dedupe.Config(**options))
     assert (step.map_fields() is None) == (prefer is not None)
     fp = fingerprint("step", options)
-    planned = PlannedStep(0, "dedupe", "dedupe", fp, work.step_entry(0, "dedupe", fp), options, [], [])
+    planned = PlannedStep(0, "dedupe", "dedupe", fp, work.step_entry(0, "dedupe", fp), options, scope, [])
     try:
         entry = executor.run_step(planned, step, RunContext(workers=2), [s.entry for s in sources], work, {}, None)
     finally:
         executor.close()
-    sharded = [r["id"] for r in entry.records()]
-    in_memory = [r["id"] for r in run([r for s in sources for r in s.entry.records()], options)[0]]
-    assert sharded == in_memory
+    every = [r for s in sources for r in s.entry.records()]
+    in_scope = [r for r in every if not scope or r["source"] in scope]
+    in_memory = {r["id"] for r in run(in_scope, options)[0]} | {r["id"] for r in every if r not in in_scope}
     kept = entry.records()
-    assert len(kept) == 2 * len(SCORED)  # per language, one of the three copies and the unrelated record
-    scores = sorted(r["meta"]["extra"]["score"] for r in kept)
-    assert scores == ([2] * 4 + [5] * 4 if prefer else [1] * 4 + [2] * 4)
+    assert {r["id"] for r in kept} == in_memory and len(kept) == len(in_memory)
+    assert [r for r in kept if r["source"] not in (scope or SCORED)] == [r for r in every if r not in in_scope]
+    deduped = [r for r in kept if not scope or r["source"] in scope]
+    assert len(deduped) == 2 * len(scope or SCORED)  # per language, one of the three copies and the unrelated record
+    scores = sorted(r["meta"]["extra"]["score"] for r in deduped)
+    assert scores == ([2] * 4 + [5] * 4 if prefer else [1] * (len(deduped) // 2) + [2] * (len(deduped) // 2))
+    ledger = json.loads(next((tmp_path / "work" / "steps").glob("*dedupe*/ledger.json")).read_text())
+    assert ledger["dedupe"]["in"] == len(in_scope) and ledger["dedupe"]["rejected"] == len(scope or SCORED) * 2

@@ -17,9 +17,9 @@ import pyarrow as pa
 from ..ledger import Ledger, check_identities
 from ..pipeline import process_records, reject_rows
 from ..recipe.model import in_scope
-from ..record import from_table, to_table, with_empty_fields
+from ..record import canonical, from_table, to_table, with_empty_fields
 from ..rejects import reject_lines
-from ..steps.base import PhasedStep, Record, RecordStep, Rejected, ShardedStep, Step, StepResult
+from ..steps.base import PhasedStep, Record, RecordStep, Reject, Rejected, ShardedStep, Step, StepResult
 from ..storage import Location
 from ..workdir import Entry, Pending
 from .stored import Stored
@@ -78,14 +78,22 @@ class Scope:
             (chosen if in_scope(r["source"], self.sources, self.tags, self.tags_of) else others).append(r)
         return chosen, others
 
+    def split_rows(self, sources: list[str]) -> tuple[list[int], list[int]]:
+        """`split` by row number, from the rows' sources."""
+        chosen: list[int] = []
+        others: list[int] = []
+        for row, source in enumerate(sources):
+            (chosen if in_scope(source, self.sources, self.tags, self.tags_of) else others).append(row)
+        return chosen, others
 
-def write_shard(out: Location, index: int, step_name: str, kept: list[Record], others: list[Record],
-                rejected: Rejected) -> None:
-    """The shard's parts and rejects; empty parts are not written."""
-    for tag, records in (("0", kept), ("1", others)):
-        if records:
-            (out / "records.parquet" / f"part-{tag}-{index:06d}.parquet").write_table(to_table(records),
-                                                                                       compression="zstd")
+
+def write_shard(out: Location, index: int, step_name: str, kept: list[Record] | pa.Table,
+                others: list[Record] | pa.Table, rejected: Rejected) -> None:
+    """The shard's parts (records, or rows as stored) and rejects; empty parts are not written."""
+    for tag, rows in (("0", kept), ("1", others)):
+        if len(rows):
+            table = rows if isinstance(rows, pa.Table) else to_table(rows)
+            (out / "records.parquet" / f"part-{tag}-{index:06d}.parquet").write_table(table, compression="zstd")
     if rejected:
         (out / "rejects.parts" / f"{index:06d}.jsonl").write_bytes(reject_lines(reject_rows(step_name, rejected)))
 
@@ -122,6 +130,10 @@ class ShardWorker:
 
     def run(self, shard: Shard) -> dict[str, Any]:
         """One shard decided, checked on ids and written; its counts."""
+        if isinstance(self.step, PhasedStep):
+            rejects = self.step.rejects_at(self.state, shard.index)
+            if rejects is not None:
+                return self.run_by_position(shard, rejects)
         chosen, others = self.scope.split(shard.records())
         result = self.decide(shard, chosen)
         check_identities(self.name, chosen, result.kept + [rec for rec, _ in result.rejected], result.added,
@@ -129,6 +141,24 @@ class ShardWorker:
         write_shard(self.out, shard.index, self.name, result.kept, others, result.rejected)
         return stats_row(shard.index, len(chosen), len(result.kept), len(others), result.rejected,
                          len(result.added))
+
+    def run_by_position(self, shard: Shard, rejects: dict[int, Reject]) -> dict[str, Any]:
+        """A shard whose step only drops records at known positions: the kept rows and those out of scope are
+        written as stored, and only the rejected rows become records (for the rejects file)."""
+        table = canonical(shard.table())
+        chosen, others = self.scope.split_rows(table.column("source").to_pylist())
+        if any(not 0 <= i < len(chosen) for i in rejects):
+            raise ValueError(f"{self.name}: shard {shard.index} has {len(chosen)} records in scope, but rejects "
+                             f"name positions {sorted(i for i in rejects if not 0 <= i < len(chosen))}")
+        dropped = sorted(rejects)
+        kept = [row for i, row in enumerate(chosen) if i not in rejects]
+
+        def rows(numbers: list[int]) -> pa.Table:
+            return table.take(pa.array(numbers, pa.int64()))
+
+        rejected = list(zip(from_table(rows([chosen[i] for i in dropped])), (rejects[i] for i in dropped)))
+        write_shard(self.out, shard.index, self.name, rows(kept), rows(others), rejected)
+        return stats_row(shard.index, len(chosen), len(kept), len(others), rejected)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
         """A Ray Data batch of shards."""

@@ -206,6 +206,12 @@ class PhasedStep(GlobalStep, ABC):
         """Records per shard where the executor cuts them itself (in this process)."""
         return 20_000
 
+    def rejects_at(self, state: Any, shard: int) -> dict[int, Reject] | None:
+        """The shard's rejects by position among its records in scope, for a step whose `decide` only drops
+        records (the rest kept unchanged, none added): an executor then copies the kept rows as stored and reads
+        only the rejected ones. None: the executor calls `decide`."""
+        return None
+
     def map_fields(self) -> frozenset[str] | None:
         """The record fields the map phases read, None for all. An executor reading shards from storage parses
         only these: a record's meta, which grows with every step, is most of the work of reading a shard."""

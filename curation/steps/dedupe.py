@@ -668,9 +668,13 @@ class Dedupe(PhasedStep):
             clusters.append(members)
         return Verdicts(state.rejected, report=clusters)
 
+    def rejects_at(self, state: Verdicts, shard: int) -> dict[int, Reject]:
+        """Each duplicate of the shard, by position, rejected naming its survivor, their similarity and the
+        star's size; every other record is kept as it is."""
+        return {i: duplicate(*v) for i, v in state.rejected.get(shard, {}).items()}
+
     def decide(self, state: Verdicts, shard: int, records: list[Record]) -> StepResult:
-        """Each record kept, or rejected naming its survivor with their similarity and the star's size."""
-        return StepResult.split(records, {i: duplicate(*v) for i, v in state.rejected.get(shard, {}).items()})
+        return StepResult.split(records, self.rejects_at(state, shard))
 
     def finish(self, state: Verdicts) -> None:
         if self.config.report and state.report is not None:
