@@ -320,3 +320,28 @@ def test_a_generator_may_add_records_without_a_parent(tmp_path):
     with RejectWriter(tmp_path / "r.jsonl") as rw:
         out = run_steps(recs, [misbehaving_step("orphan", generator=True)], rejects=rw, ledger=ledger)
     assert len(out) == 5 and ledger.to_dict()["bad-orphan"]["added"] == 1
+
+
+def test_tidy_ascii_text_skips_only_passes_that_would_change_nothing():
+    """Normalize skips its control and whitespace passes on ASCII text they would leave as it is; on random text
+    made of letters, spaces, newlines, tabs, carriage returns, separators and controls (and on real answers) its
+    result must equal the four passes run anyway."""
+    import random
+
+    from curation.steps.normalize import BLANK_LINES, CONTROL, SPACES, TRAILING, tidy_ascii
+
+    def passes(s: str) -> str:
+        return BLANK_LINES.sub("\n\n", TRAILING.sub("\n", SPACES.sub(" ", CONTROL.sub("", s)))).strip()
+
+    rng = random.Random(3)
+    alphabet = ["a", "B", ".", " ", " ", "\n", "\n", "\t", "\r", "\x0b", "\x0c", "\x1c", "\x1f", "\x00", "\x7f"]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) for _ in range(20000)]
+    texts += ["Take 500 mg twice daily.\n\nReview in two weeks.", " leading", "trailing\n", "a\n\n\nb", "tab\there"]
+    step = Normalize()
+    skipped = 0
+    for s in texts:
+        assert step.clean(s, set()) == passes(s), repr(s)
+        if tidy_ascii(s):
+            skipped += 1
+            assert passes(s) == s, repr(s)
+    assert skipped > 1000

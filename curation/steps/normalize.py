@@ -47,6 +47,20 @@ def html_to_text(s: str) -> str:
     return body.text(separator="", deep=True) if body is not None else s
 
 
+# ASCII characters that CONTROL removes or SPACES turns into a space: every control character and every space
+# but " " and the newline (tab, carriage return, vertical tab, form feed, the separators \x1c-\x1f).
+UNTIDY_ASCII = bytes([*range(0, 10), *range(11, 32), 127])
+
+
+def tidy_ascii(s: str) -> bool:
+    """Whether the control and whitespace passes would leave an ASCII text as it is: none of UNTIDY_ASCII, no run
+    of spaces, no space before a newline (so a run of blank lines can only be three newlines in a row), and no
+    space or newline at either end."""
+    data = s.encode("ascii")
+    return (len(data.translate(None, UNTIDY_ASCII)) == len(data) and "  " not in s and " \n" not in s
+            and "\n\n\n" not in s and s[:1] not in (" ", "\n") and s[-1:] not in (" ", "\n"))
+
+
 @register("normalize")
 class Normalize(RecordStep):
     Config = NormalizeConfig
@@ -68,12 +82,13 @@ class Normalize(RecordStep):
                 s = pattern.sub(repl, s)
         if c.nfkc and not s.isascii():
             s = unicodedata.normalize("NFKC", s)
-        if c.strip_control:
-            s = CONTROL.sub("", s)
-        if c.whitespace:
-            s = SPACES.sub(" ", s)
-            s = TRAILING.sub("\n", s)
-            s = BLANK_LINES.sub("\n\n", s).strip()
+        if not (s.isascii() and tidy_ascii(s)):  # most text is already tidy: four scans that would change nothing
+            if c.strip_control:
+                s = CONTROL.sub("", s)
+            if c.whitespace:
+                s = SPACES.sub(" ", s)
+                s = TRAILING.sub("\n", s)
+                s = BLANK_LINES.sub("\n\n", s).strip()
         if s != original and not changes:
             changes.add("whitespace" if " ".join(s.split()) == " ".join(original.split()) else "characters")
         return s
