@@ -53,9 +53,11 @@ UNTIDY_ASCII = bytes([*range(0, 10), *range(11, 32), 127])
 
 
 def tidy_ascii(s: str) -> bool:
-    """Whether the control and whitespace passes would leave an ASCII text as it is: none of UNTIDY_ASCII, no run
-    of spaces, no space before a newline (so a run of blank lines can only be three newlines in a row), and no
+    """Whether `s` is ASCII that the control and whitespace passes would leave as it is: none of UNTIDY_ASCII, no
+    run of spaces, no space before a newline (so a run of blank lines can only be three newlines in a row), and no
     space or newline at either end."""
+    if not s.isascii():
+        return False
     data = s.encode("ascii")
     return (len(data.translate(None, UNTIDY_ASCII)) == len(data) and "  " not in s and " \n" not in s
             and "\n\n\n" not in s and s[:1] not in (" ", "\n") and s[-1:] not in (" ", "\n"))
@@ -82,7 +84,7 @@ class Normalize(RecordStep):
                 s = pattern.sub(repl, s)
         if c.nfkc and not s.isascii():
             s = unicodedata.normalize("NFKC", s)
-        if not (s.isascii() and tidy_ascii(s)):  # most text is already tidy: four scans that would change nothing
+        if not tidy_ascii(s):  # most text is already tidy: four scans that would change nothing
             if c.strip_control:
                 s = CONTROL.sub("", s)
             if c.whitespace:
